@@ -1,0 +1,47 @@
+"""The Answerer role: turn a question and its hits into answer text with ``[n]`` markers.
+
+The markers refer to ``hits`` 1-based; :func:`rag.citations.resolve` checks and
+renumbers them afterwards. An answerer that finds no answer yields
+:data:`rag.prompting.REFUSAL` alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from rag.errors import InputError
+from rag.llm.base import LLM, Message
+from rag.prompting import build_messages
+from rag.types import Hit
+
+
+class Answerer(Protocol):
+    name: str
+
+    def stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+    ) -> Iterator[str]: ...
+
+
+class LLMAnswerer:
+    """Answers with any :class:`rag.llm.base.LLM`, greedy decoding, from :func:`build_messages`.
+
+    >>> from rag.llm.scripted import ScriptedLLM
+    >>> "".join(LLMAnswerer(ScriptedLLM("Yes [1].")).stream("Is it?", []))
+    'Yes [1].'
+    """
+
+    def __init__(self, llm: LLM, max_tokens: int = 256) -> None:
+        if max_tokens < 1:
+            raise InputError(f"max_tokens must be at least 1, got {max_tokens!r}")
+        self.llm = llm
+        self.max_tokens = max_tokens
+        self.name = llm.name
+
+    def stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+    ) -> Iterator[str]:
+        messages = build_messages(question, hits, history)
+        # temperature 0: the same question over the same sources gives the same answer.
+        yield from self.llm.stream(messages, max_tokens=self.max_tokens, temperature=0.0)

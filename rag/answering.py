@@ -1,0 +1,177 @@
+"""One question through the pipeline: query -> hits -> answerer -> checked citations.
+
+Abstention is decided twice: before the backend is called, from the retrieval
+evidence (the best chunk's cosine similarity, see ``AbstainPolicy``), and after,
+from the backend's own "the articles do not say" reply.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from rag.answerer import Answerer
+from rag.citations import resolve
+from rag.errors import IncompleteResponse, InputError
+from rag.llm.base import Message
+from rag.prompting import REFUSAL, is_refusal
+from rag.retrieval import Retriever, SearchOptions
+from rag.types import Answer, Hit
+
+MAX_QUESTION_CHARS = 2000
+_FOLLOW_UP = re.compile(
+    r"^(and|but|so|also|what about|how about|then)\b|\b(it|its|they|them|their|he|him|his|she|"
+    r"her|that|this|those|these|there|the same)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class AbstainPolicy:
+    """Refuse without calling the backend when the best hit is this far from the question.
+
+    ``min_dense`` is the cosine similarity (all-MiniLM-L6-v2) of the best retrieved
+    chunk; calibrated on eval/questions.jsonl (see README, "Abstention").
+    """
+
+    min_dense: float = 0.25
+
+
+def clean_question(question: str) -> str:
+    """Strip control characters and surrounding space; refuse empty or huge questions."""
+    if not isinstance(question, str):
+        raise InputError(f"the question must be text, got {type(question).__name__}")
+    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise InputError("the question is empty: type a question about the articles")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InputError(
+            f"the question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}"
+        )
+    return text
+
+
+def as_messages(history: Sequence[Message | dict[str, str]] | None) -> list[Message]:
+    """Accept Message objects or {"role", "content"} dicts (Gradio's messages format)."""
+    out = []
+    for turn in history or ():
+        if isinstance(turn, Message):
+            out.append(turn)
+        elif isinstance(turn, dict) and turn.get("role") in ("user", "assistant"):
+            out.append(Message(str(turn["role"]), str(turn.get("content") or "")))
+        else:
+            raise InputError(f"a history turn must have role user/assistant, got {turn!r:.80}")
+    return out
+
+
+def standalone_query(question: str, history: Sequence[Message]) -> str:
+    """Make a follow-up ("And what did Meloni say about it?") stand alone for retrieval.
+
+    A question that leans on the conversation (pronouns, "and ...", very short) is
+    joined with the previous user question, so the retriever sees the topic.
+    """
+    previous = [m.content for m in history if m.role == "user"]
+    if not previous:
+        return question
+    if _FOLLOW_UP.search(question) or len(question.split()) <= 4:
+        return f"{question} ({previous[-1]})"
+    return question
+
+
+class Renumberer:
+    """Renumbers ``[n]`` markers while streaming, in order of first appearance.
+
+    It holds back an unfinished ``[...`` so a marker split across pieces is
+    rewritten whole; numbers that point at no source are dropped, as ``resolve``
+    does for the final text.
+    """
+
+    def __init__(self, n_sources: int) -> None:
+        self.n_sources = n_sources
+        self.mapping: dict[int, int] = {}
+        self._buffer = ""
+
+    def feed(self, piece: str) -> str:
+        self._buffer += piece
+        cut = self._buffer.rfind("[")
+        if cut != -1 and "]" not in self._buffer[cut:] and len(self._buffer) - cut < 16:
+            ready, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        else:
+            ready, self._buffer = self._buffer, ""
+        return re.sub(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]", self._rewrite, ready)
+
+    def flush(self) -> str:
+        rest, self._buffer = self._buffer, ""
+        return re.sub(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]", self._rewrite, rest)
+
+    def _rewrite(self, match: re.Match[str]) -> str:
+        out = []
+        for number in (int(n) for n in re.findall(r"\d+", match.group())):
+            if 1 <= number <= self.n_sources:
+                new = self.mapping.setdefault(number, len(self.mapping) + 1)
+                out.append(f"[{new}]")
+        return "".join(out)
+
+
+def answer_stream(
+    question: str,
+    history: Sequence[Message | dict[str, str]] | None,
+    retriever: Retriever,
+    answerer: Answerer,
+    options: SearchOptions,
+    policy: AbstainPolicy,
+) -> Iterator[str | Answer]:
+    """Yield the answer text in pieces, then the final :class:`Answer`."""
+    started = time.perf_counter()
+    question = clean_question(question)
+    turns = as_messages(history)
+    query = standalone_query(question, turns)
+    hits = retriever.search(query, options)
+    timings = {"retrieval": time.perf_counter() - started}
+    base = Answer(question=question, text=REFUSAL, citations=[], abstained=True, sources=hits,
+                  backend=answerer.name, timings=timings, query=query)  # fmt: skip
+    if not hits or max(h.dense_score for h in hits) < policy.min_dense:
+        timings["total"] = time.perf_counter() - started
+        yield REFUSAL
+        yield base
+        return
+    yield from _generate(question, turns, hits, answerer, base, started)
+
+
+def _generate(
+    question: str,
+    turns: list[Message],
+    hits: list[Hit],
+    answerer: Answerer,
+    base: Answer,
+    started: float,
+) -> Iterator[str | Answer]:
+    renumber, raw, pieces = Renumberer(len(hits)), [], 0
+    try:
+        for piece in answerer.stream(question, hits, turns):
+            if not pieces:
+                base.timings["first_token"] = time.perf_counter() - started
+            pieces += 1
+            raw.append(piece)
+            out = renumber.feed(piece)
+            if out:
+                yield out
+    except IncompleteResponse:
+        base.incomplete = True
+    tail = renumber.flush()
+    if tail:
+        yield tail
+    text = "".join(raw).strip()
+    base.timings["total"] = time.perf_counter() - started
+    base.tokens = pieces
+    if is_refusal(text) or not text:
+        yield base  # abstained: the backend said the sources do not hold the answer
+        return
+    resolved = resolve(text, hits)
+    base.text, base.citations, base.abstained = resolved.text, resolved.citations, False
+    base.dropped_citations, base.unsupported = resolved.dropped, resolved.unsupported
+    yield base

@@ -1,0 +1,178 @@
+"""Split one saved page's text into clean articles.
+
+A saved news page may hold several articles one after another. Each starts with a header
+("<title> / Published / on / By / <title again>") and ends with "Continue Reading"; a page with
+no header is one article whose first line is its title when it looks like one.
+
+>>> [a.title for a in split_articles("Rain due\\n\\nIt will rain. Bring a coat.", "x.txt")]
+['Rain due']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from rag.furniture import (
+    drop_block_furniture,
+    drop_bylines,
+    drop_furniture,
+    drop_pull_quotes,
+    furniture_reason,
+)
+from rag.types import Article
+
+PUBLISHED = re.compile(r"(?i)^published\b.{0,40}$")  # opens an article's header
+END = re.compile(r"(?i)^continue reading$")  # closes an article
+_HEADER_REACH = 6  # "Published" further down than this is body text, not a header
+_TITLE_MAX_CHARS = 80
+_WEAK_ENDINGS = {"a", "an", "the", "of", "to", "in", "and", "or", "for", "on", "at", "by", "with"}
+_WEAK_ENDINGS |= {"was", "is", "were", "are", "from", "that", "as"}
+_SENTENCE_ENDS = tuple('.!?:"”’')
+
+# (publisher, cue): the publisher whose cues occur most often on the page wins.
+PUBLISHER_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("Sky News", re.compile(r"\bSky News\b|\bnews\.sky\.com\b")),
+    ("The Week", re.compile(r"\bThe Week\b|\bTheWeek\.com\b")),
+    ("BBC News", re.compile(r"\bBBC News\b|\bbbc\.co\.uk/news\b")),
+    ("The Guardian", re.compile(r"\btheguardian\.com\b")),
+    ("Reuters", re.compile(r"\(Reuters\) -|\breuters\.com\b")),
+)
+
+
+def article_id_for(text: str) -> str:
+    """sha256 of the cleaned text, first 16 hex chars: equal texts share one id."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def split_articles(text: str, source: str, title_hint: str = "") -> list[Article]:
+    """Every article on the page, cleaned; ``title_hint`` names an untitled first article."""
+    publisher = detect_publisher(text)
+    articles = []
+    for n, segment in enumerate(_segments(paragraphs(text))):
+        title, body = _title_and_body(segment, title_hint if n == 0 else "")
+        if not body:
+            continue
+        derived = not title
+        clean = "\n\n".join(body)
+        articles.append(
+            Article(
+                article_id=article_id_for(clean),
+                title=title or derive_title(body[0]),
+                text=clean,
+                source=source,
+                publisher=publisher,
+                title_derived=derived,
+            )
+        )
+    return articles
+
+
+def detect_publisher(text: str) -> str:
+    """The publisher the page mentions most by its cues, "" when none."""
+    counts = {name: len(cue.findall(text)) for name, cue in PUBLISHER_CUES}
+    best = max(counts, key=lambda name: counts[name])
+    return best if counts[best] else ""
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blank-line blocks, cut into one paragraph per line unless the block is hard-wrapped."""
+    paras: list[str] = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
+        lines = [_tidy(line) for line in block.split("\n")]
+        lines = [line for line in lines if line]
+        kept = drop_block_furniture(lines)
+        if kept and _hard_wrapped(lines):
+            paras.append(" ".join(kept))
+        else:
+            paras.extend(_join_continuations(kept))
+    return paras
+
+
+def derive_title(first_paragraph: str) -> str:
+    """A title from the first sentence, shortened on a word boundary.
+
+    >>> derive_title("The march into Kabul was the result of long-term planning and opportunism.")
+    'The march into Kabul was the result of long-term planning and opportunism'
+    """
+    sentence = re.split(r"(?<=[.!?])\s+", first_paragraph)[0].rstrip(".")
+    if len(sentence) <= _TITLE_MAX_CHARS:
+        return sentence
+    words = sentence[: _TITLE_MAX_CHARS + 1].split()[:-1]  # the last word may be cut
+    while len(words) > 3 and words[-1].lower() in _WEAK_ENDINGS:
+        words.pop()
+    return " ".join(words).rstrip(",;:–-") + "…"
+
+
+def _segments(paras: list[str]) -> list[list[str]]:
+    """Cut the page at each "Continue Reading" and before each header's title line."""
+    segments: list[list[str]] = [[]]
+    for para in paras:
+        if END.match(para):
+            segments.append([])
+            continue
+        current = segments[-1]
+        if PUBLISHED.match(para) and any(not furniture_reason(p) for p in current[:-1]):
+            title = current.pop() if current and not furniture_reason(current[-1]) else None
+            segments.append([title] if title else [])
+        segments[-1].append(para)
+    return [s for s in segments if s]
+
+
+def _title_and_body(segment: list[str], hint: str) -> tuple[str, list[str]]:
+    """The shown title ("" when none) and the cleaned body paragraphs."""
+    header = next((i for i, p in enumerate(segment[:_HEADER_REACH]) if PUBLISHED.match(p)), None)
+    if header is not None:
+        before = drop_furniture(segment[:header])
+        title, body = (before[-1] if before else ""), _clean(segment[header + 1 :])
+    else:
+        body = _clean(segment)
+        title = body[0] if len(body) > 1 and _title_like(body[0]) and not hint else ""
+        body = body[1:] if title else body
+    title = title or hint  # an HTML <h1>/<title> beats guessing from the body
+    if body and title and _same_text(body[0], title):
+        body = body[1:]  # the header repeats the title, often with straight quotes
+    return title, body
+
+
+def _clean(paras: list[str]) -> list[str]:
+    return drop_pull_quotes(drop_bylines(drop_furniture(paras)))
+
+
+def _title_like(para: str) -> bool:
+    return len(para.split()) <= 25 and not para.rstrip("\"'”’").endswith((".", ",", ";", ":"))
+
+
+def _same_text(a: str, b: str) -> bool:
+    def norm(s: str) -> str:
+        return re.sub(r"\W+", " ", s.translate(_QUOTES).lower()).strip()
+
+    return norm(a) == norm(b)
+
+
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
+
+
+def _tidy(line: str) -> str:
+    line = re.sub(r"^#{1,6}\s+", "", line.strip())  # Markdown heading marks
+    return re.sub(r"[ \t\u00a0\u200b]+", " ", line).strip()
+
+
+def _join_continuations(lines: list[str]) -> list[str]:
+    """Rejoin a sentence broken over two lines ("were issued" / "for three towns.")."""
+    joined: list[str] = []
+    for line in lines:
+        if joined and line[0].islower() and not joined[-1].endswith(_SENTENCE_ENDS):
+            joined[-1] += " " + line
+        else:
+            joined.append(line)
+    return joined
+
+
+def _hard_wrapped(lines: list[str]) -> bool:
+    """Lines cut at a fixed width mid-sentence (as in e-mail or plain-text saves)."""
+    inner = lines[:-1]
+    if not inner or max(len(line) for line in lines) > 100:
+        return False
+    mid_sentence = [ln for ln in inner if len(ln) >= 40 and not ln.endswith(_SENTENCE_ENDS)]
+    return len(mid_sentence) * 2 >= len(inner)

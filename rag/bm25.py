@@ -1,0 +1,124 @@
+"""A BM25 index kept with the vector index, stored as NumPy arrays (no pickle).
+
+Postings are term-major (CSR), so a query touches only its own terms' lists.
+
+>>> bm = BM25.build([(7, "drones strike refineries"), (9, "peace talks in London")])
+>>> bm.top("drone strikes", 1)
+[(7, ...)]
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+_STOP = frozenset(
+    "a an the and or but of to in on at by for with from as is are was were be been being it its "
+    "this that these those he she they them his her their we our you your i me my not no do does "
+    "did has have had will would can could should may might what which who whom whose when where "
+    "why how than then there here so if into about over after before up out also more most".split()
+)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased words without stopwords, crudely stemmed (drones -> drone)."""
+    out = []
+    for word in re.findall(r"[a-z0-9]+", text.lower().replace("’", "'")):
+        if word in _STOP or len(word) < 2:
+            continue
+        out.append(stem(word))
+    return out
+
+
+def stem(word: str) -> str:
+    """Strip the commonest English suffixes; crude but symmetric for query and text."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+class BM25:
+    def __init__(
+        self,
+        ids: np.ndarray,
+        vocab: list[str],
+        indptr: np.ndarray,
+        postings: np.ndarray,
+        tf: np.ndarray,
+        k1: float = 1.2,
+        b: float = 0.75,
+    ) -> None:
+        self.ids, self.vocab, self.indptr, self.postings, self.tf = ids, vocab, indptr, postings, tf
+        self.k1, self.b = k1, b
+        self._term_index = {term: i for i, term in enumerate(vocab)}
+        self.doc_len = np.bincount(postings, weights=tf, minlength=len(ids)).astype(np.float32)
+
+    @classmethod
+    def build(cls, docs: Iterable[tuple[int, str]]) -> BM25:
+        ids, per_term = [], {}  # type: ignore[var-annotated]
+        for row, (doc_id, text) in enumerate(docs):
+            ids.append(doc_id)
+            for term, count in Counter(terms(text)).items():
+                per_term.setdefault(term, []).append((row, count))
+        vocab = sorted(per_term)
+        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        postings, tf = [], []
+        for i, term in enumerate(vocab):
+            rows = per_term[term]
+            indptr[i + 1] = indptr[i] + len(rows)
+            postings.extend(r for r, _ in rows)
+            tf.extend(c for _, c in rows)
+        return cls(
+            np.asarray(ids, dtype=np.int64),
+            vocab,
+            indptr,
+            np.asarray(postings, dtype=np.int64),
+            np.asarray(tf, dtype=np.float32),
+        )
+
+    def save(self, path: Path) -> None:
+        with open(path, "wb") as fh:
+            np.savez(
+                fh, ids=self.ids, vocab=np.asarray(self.vocab, dtype=str), indptr=self.indptr,
+                postings=self.postings, tf=self.tf,
+            )  # fmt: skip
+
+    @classmethod
+    def load(cls, path: Path) -> BM25:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                data["ids"], [str(v) for v in data["vocab"]], data["indptr"],
+                data["postings"], data["tf"],
+            )  # fmt: skip
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every document (row order of ``ids``)."""
+        out = np.zeros(len(self.ids), dtype=np.float32)
+        if not len(self.ids):
+            return out
+        avg = float(self.doc_len.mean()) or 1.0
+        for term in set(terms(query)):
+            i = self._term_index.get(term)
+            if i is None:
+                continue
+            rows = self.postings[self.indptr[i] : self.indptr[i + 1]]
+            tf = self.tf[self.indptr[i] : self.indptr[i + 1]]
+            idf = np.log(1 + (len(self.ids) - len(rows) + 0.5) / (len(rows) + 0.5))
+            norm = tf + self.k1 * (1 - self.b + self.b * self.doc_len[rows] / avg)
+            out[rows] += idf * tf * (self.k1 + 1) / norm
+        return out
+
+    def top(self, query: str, n: int) -> list[tuple[int, float]]:
+        """The ``n`` best (doc id, score) pairs with a score above zero."""
+        scores = self.scores(query)
+        order = np.argsort(-scores, kind="stable")[:n]
+        return [(int(self.ids[r]), float(scores[r])) for r in order if scores[r] > 0]

@@ -1,0 +1,202 @@
+"""The ``rag`` command: a thin layer over the Python API in :mod:`rag.kb`.
+
+Errors the user can cause are one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from rag.backends import BACKENDS
+from rag.errors import RagError
+from rag.types import Answer, Hit
+
+DEFAULT_INDEX = os.environ.get("RAG_INDEX", "index")
+
+
+def _hit_json(rank: int, hit: Hit) -> dict[str, Any]:
+    return {"rank": rank, "chunk_id": hit.chunk_id, "article_id": hit.article_id,
+            "title": hit.title, "source": hit.source, "text": hit.text, "score": hit.score}  # fmt: skip
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from rag.chunking import ChunkSettings
+    from rag.embedders import make_embedder
+    from rag.indexer import index_corpus
+
+    settings = ChunkSettings(args.max_tokens, args.overlap)
+    report = index_corpus(args.paths or ["seeds"], args.index, make_embedder(args.embedder),
+                          settings, rebuild=args.rebuild, progress=not args.json)  # fmt: skip
+    if args.json:
+        print(json.dumps(report.summary()))
+        return 0
+    for skipped in report.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    print(f"indexed {report.files} files -> {report.articles} articles, {report.chunks} chunks "
+          f"in {report.index_dir} ({report.added} added, {report.removed} removed, "
+          f"{report.unchanged} unchanged, {report.embedded_chunks} chunks embedded, "
+          f"{len(report.skipped)} skipped, {report.duplicates} duplicates) "
+          f"in {report.seconds:.1f}s")  # fmt: skip
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    import rag
+
+    kb = rag.load(args.index)
+    hits = kb.search(args.question, k=args.k, mode=args.mode, mmr=args.mmr,
+                     article=args.article, source=args.source)  # fmt: skip
+    if args.json:
+        out = {"question": args.question, "hits": [_hit_json(i, h) for i, h in enumerate(hits, 1)]}
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    for rank, hit in enumerate(hits, 1):
+        print(f"{rank}. {hit.title or '(untitled)'} — {hit.source}  [score {hit.score:.4f}]")
+        print("   " + hit.text.replace("\n", "\n   ") + "\n")
+    return 0
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question, "answer": answer.text, "abstained": answer.abstained,
+        "citations": [dict(n=c.n, **{k: v for k, v in _hit_json(0, c.hit).items() if k != "rank"})
+                      for c in answer.citations],
+        "backend": answer.backend, "timings": {k: round(v, 3) for k, v in answer.timings.items()},
+        "incomplete": answer.incomplete, "unsupported": answer.unsupported,
+        "dropped_citations": answer.dropped_citations,
+    }  # fmt: skip
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    import rag
+
+    kb = rag.load(args.index)
+    if args.json:
+        print(json.dumps(answer_json(kb.ask(args.question, backend=args.backend, k=args.k)),
+                         ensure_ascii=False, indent=2))  # fmt: skip
+        return 0
+    final = None
+    for item in kb.stream(args.question, backend=args.backend, k=args.k):
+        if isinstance(item, Answer):
+            final = item
+        else:
+            print(item, end="", flush=True)
+    print()
+    if final is not None:
+        _print_sources(final)
+    return 0
+
+
+def _print_sources(answer: Answer) -> None:
+    if answer.incomplete:
+        print("\n(the answer is incomplete: the backend stopped before it finished)")
+    if answer.abstained:
+        return
+    print("\nSources:")
+    for c in answer.citations:
+        print(f"[{c.n}] {c.hit.title or '(untitled)'} — {c.hit.source}")
+        print("    " + c.hit.text.replace("\n", "\n    "))
+    for sentence in answer.unsupported:
+        print(f"(no citation for: {sentence})")
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    serve(index_dir=args.index, host=args.host, port=args.port, backend=args.backend,
+          seeds=args.seeds)  # fmt: skip
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.evaluation.runner import main as eval_main
+
+    return eval_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag", description=__doc__.splitlines()[0] if __doc__ else ""
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+    backends = sorted(BACKENDS)
+
+    p = sub.add_parser("index", help="index files or folders of .txt/.md/.html articles")
+    p.add_argument("paths", nargs="*", help="files or folders (default: seeds)")
+    p.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--rebuild", action="store_true", help="start a fresh index")
+    p.add_argument("--embedder", default=None, help="minilm (default), hash:DIM, or a model dir")
+    p.add_argument("--max-tokens", type=int, default=160, help="chunk size in tokens (default 160)")
+    p.add_argument("--overlap", type=int, default=32, help="chunk overlap in tokens (default 32)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="show the passages that best match a question")
+    p.add_argument("question")
+    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "bm25"])
+    p.add_argument("--mmr", type=float, default=None, help="diversity: MMR lambda in (0, 1]")
+    p.add_argument("--article", default=None, help="only this article (id or part of title)")
+    p.add_argument("--source", default=None, help="only this source file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question with citations")
+    p.add_argument("question")
+    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument(
+        "--backend", choices=backends, default=None, help="default: $RAG_BACKEND or local"
+    )
+    p.add_argument("-k", type=int, default=5, help="passages given to the backend (default 5)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="serve the chat in the browser")
+    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("--seeds", default="seeds", help="indexed first if there is no index")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--backend", choices=backends, default=None)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("eval", help="run the grounding evaluation suite")
+    p.add_argument("--questions", default="eval/questions.jsonl")
+    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("--backend", choices=backends, default=None)
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--out", default="eval/reports")
+    p.add_argument("--compare", default=None, help="an earlier report.json to compare with")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--judge", default=None, help="backend for the LLM citation judge (none: off)")
+    p.add_argument("--gate", action="store_true", help="exit 1 below the thresholds")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s: %(message)s")  # fmt: skip
+    try:
+        return int(args.func(args))
+    except RagError as exc:
+        print(f"rag: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

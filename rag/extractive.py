@@ -1,0 +1,235 @@
+"""An answerer without a language model: quote the 1-3 hit sentences that best answer.
+
+Sentences are scored lexically (BM25 with IDF over the hit sentences), so an
+answer takes milliseconds and the same question over the same hits always gives
+the same answer.
+
+>>> from rag.types import Hit
+>>> hits = [Hit("a:0", "a", "Drones", "x.txt",
+...             "Drones flew at night. Ukraine makes 500 long-range drones a month.", 0, 65, 0.9)]
+>>> "".join(ExtractiveAnswerer().stream("How many long-range drones does Ukraine make?", hits))
+'Ukraine makes 500 long-range drones a month. [1]'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from rag.citations import split_sentences
+from rag.errors import InputError
+from rag.llm.base import Message
+from rag.prompting import MARKER_RE, REFUSAL
+from rag.types import Hit
+
+HISTORY_WEIGHT = 0.5  # a follow-up's previous question helps ranking, less than the question
+RANK_BONUS = 0.25  # the first hit's sentences get +25%, the second's +12.5%, ...
+INTENT_BONUS = 0.5  # a number for "how many", a date for "when", a quote for "what did X say"
+UNFINISHED_PENALTY = 0.5  # headlines and captions: short, keyword-dense, rarely the answer
+EXTRA_RATIO = 0.7  # a 2nd/3rd sentence must score at least this share of the best one
+K1, B = 1.2, 0.75
+
+_STOPWORDS_TEXT = """a about above after again against all also am an and any are as at be because
+    been before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his how i if
+    in into is it its itself just me more most my myself no nor not now of off on once only or other our ours
+    out over own same she should so some such than that the their theirs them then there these
+    they this those through to too under until up very was we were what when where which while
+    who whom whose why will with would you your yours s t dont isnt wasnt didnt doesnt cant wont
+    mr mrs ms many much say said says tell told according article articles news"""
+_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+_QUOTE_Q = re.compile(r"\b(?:say|said|says|call(?:ed|s)?|describ\w*|tell|told|quot\w*|warn\w*)\b")
+_NUMBER_Q = re.compile(
+    r"\bhow (?:many|much|long|far|old|big|large)\b|\bnumber of\b"
+    r"|\bwhat (?:percentage|percent|proportion|share|number|amount)\b"
+)
+_DATE_Q = re.compile(r"\bwhen\b|\b(?:what|which) (?:year|date|month|day|time)\b")
+_FINISHED = re.compile(r"[.!?…][\"'”’)]*$")
+_QUOTED = re.compile(r"[“”\"]|‘[^’]{8,}’")
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
+    r"|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?|half|quarter)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(  # "May" only capitalised: "may" is mostly a verb
+    r"\b(?:1[89]|20)\d\d\b|\bMay\b|(?i:\b(?:january|february|march|april|june|july|august"
+    r"|september|october|november|december|monday|tuesday|wednesday|thursday|friday|saturday"
+    r"|sunday|yesterday|today|tonight|ago|last (?:week|month|year))\b)"
+)
+
+
+def terms(text: str) -> list[str]:
+    """Content words, lowercased, stemmed: ``"Russia's strikes"`` -> ``['russia', 'strik']``."""
+    text = text.lower().replace("’", "'")
+    text = re.sub(r"(?<=\w)'(?:s\b)?", "", text)  # possessives: russia's, soldiers'; don't
+    words = re.findall(r"[a-z0-9]+", text)
+    return [stem(w) for w in words if w not in _STOPWORDS]
+
+
+_SUFFIXES = (("ies", "y"), ("sses", "ss"), ("ments", ""), ("ment", ""), ("tions", ""),
+             ("tion", ""), ("ing", ""), ("ed", ""), ("s", ""))  # fmt: skip
+
+
+def stem(word: str) -> str:
+    """A crude suffix stripper, the same for question and text: strikes, striking -> strik."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                break
+            word = word[: -len(suffix)] + replacement
+            if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] not in "lsz":
+                word = word[:-1]  # stopped -> stop
+            break
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    hit_index: int  # 0-based position of its hit
+    text: str
+    tf: Counter[str]
+    length: int
+    finished: bool  # ends with . ! ? (and maybe a closing quote)
+
+
+class ExtractiveAnswerer:
+    """Answers with whole sentences of the hits, each followed by its ``[n]``.
+
+    ``min_support`` (0..1) is how much of the question the best sentence must
+    cover: the IDF-weighted share of the question's content words found in it
+    (a word rare among the hit sentences, or absent from all, weighs most). The
+    best sentence must also hold 2 distinct content words of the question (1 when
+    the question has only one). Follow-ups: the previous user question's words
+    count with weight 0.5 when ranking, and stand in for the question when it has
+    no content words of its own ("What did he say?").
+    """
+
+    name = "extractive"
+
+    def __init__(self, min_support: float = 0.35, max_sentences: int = 3) -> None:
+        if not 0.0 <= min_support <= 1.0:
+            raise InputError(f"min_support must be between 0 and 1, got {min_support!r}")
+        if not 1 <= max_sentences <= 3:
+            raise InputError(f"max_sentences must be 1, 2 or 3, got {max_sentences!r}")
+        self.min_support = min_support
+        self.max_sentences = max_sentences
+
+    def stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+    ) -> Iterator[str]:
+        picked = self.pick(question, hits, history)
+        if not picked:
+            yield REFUSAL
+            return
+        for i, sentence in enumerate(picked):
+            yield ("" if i == 0 else " ") + f"{sentence.text} [{sentence.hit_index + 1}]"
+
+    def pick(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+    ) -> list[_Sentence]:
+        """The sentences of the answer, best first; empty when the hits do not support one."""
+        asked = list(dict.fromkeys(terms(question)))
+        before = [t for t in dict.fromkeys(terms(_previous_question(history))) if t not in asked]
+        weights = {t: 1.0 for t in asked} | {t: HISTORY_WEIGHT for t in before}
+        core = asked or before  # the words an answer must cover
+        sentences = _sentences(hits)
+        if not core or not sentences:
+            return []
+        idf = _idf(weights, sentences)
+        ranked = [
+            (score, s)
+            for score, s in _rank(question, sentences, weights, idf)
+            if score > 0 and self._supports(s, core, idf) and _adds(s, weights)
+        ]
+        picked: list[_Sentence] = []
+        for score, sentence in ranked[: self.max_sentences * 3]:
+            if len(picked) == self.max_sentences or score < EXTRA_RATIO * ranked[0][0]:
+                break
+            if not picked or (sentence.finished and not _repeats(sentence, picked)):
+                picked.append(sentence)
+        return picked
+
+    def _supports(self, sentence: _Sentence, core: list[str], idf: dict[str, float]) -> bool:
+        found = [t for t in core if t in sentence.tf]
+        if len(found) < min(2, len(core)):
+            return False
+        return sum(idf[t] for t in found) / sum(idf[t] for t in core) >= self.min_support
+
+
+def _previous_question(history: Sequence[Message]) -> str:
+    return next((m.content for m in reversed(history) if m.role == "user"), "")
+
+
+def _sentences(hits: Sequence[Hit]) -> list[_Sentence]:
+    out: list[_Sentence] = []
+    for i, hit in enumerate(hits):
+        pieces = split_sentences(hit.text)
+        for j, piece in enumerate(pieces):
+            finished = _FINISHED.search(piece) is not None
+            cut_head = j == 0 and piece[0].islower()  # a chunk may start mid-sentence
+            cut_tail = j == len(pieces) - 1 and not finished
+            text = MARKER_RE.sub("", piece).strip()  # "[12]" in an article is not our citation
+            words = terms(text)
+            if cut_head or cut_tail or len(text.split()) < 4 or text.endswith(("?", ":")):
+                continue
+            out.append(_Sentence(i, text, Counter(words), len(words), finished))
+    return out
+
+
+def _idf(weights: dict[str, float], sentences: list[_Sentence]) -> dict[str, float]:
+    n = len(sentences)
+    df = {t: sum(1 for s in sentences if t in s.tf) for t in weights}
+    return {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in weights}
+
+
+def _rank(
+    question: str, sentences: list[_Sentence], weights: dict[str, float], idf: dict[str, float]
+) -> list[tuple[float, _Sentence]]:
+    """Sentences by score, best first; ties go to the higher hit, then the earlier sentence."""
+    bonus = _intent_bonus(question)
+    avg = sum(s.length for s in sentences) / len(sentences)
+    scores = [_score(s, weights, idf, avg) * (1 + bonus(s)) for s in sentences]
+    order = sorted(range(len(sentences)), key=lambda i: (-scores[i], sentences[i].hit_index, i))
+    return [(scores[i], sentences[i]) for i in order]
+
+
+def _score(s: _Sentence, weights: dict[str, float], idf: dict[str, float], avg: float) -> float:
+    norm = K1 * (1 - B + B * s.length / avg) if avg else K1
+    return sum(w * idf[t] * s.tf[t] * (K1 + 1) / (s.tf[t] + norm) for t, w in weights.items())
+
+
+def _intent_bonus(question: str) -> Callable[[_Sentence], float]:
+    q = question.lower()
+    wants = [
+        (_QUOTE_Q.search(q), _QUOTED),
+        (_NUMBER_Q.search(q), _NUMBER),
+        (_DATE_Q.search(q), _DATE),
+    ]
+    patterns = [pattern for asked, pattern in wants if asked]
+
+    def bonus(s: _Sentence) -> float:
+        found = sum(INTENT_BONUS for p in patterns if p.search(s.text))
+        # A line without final punctuation is mostly a headline or a caption.
+        return found + RANK_BONUS / (s.hit_index + 1) - (0 if s.finished else UNFINISHED_PENALTY)
+
+    return bonus
+
+
+def _adds(sentence: _Sentence, weights: dict[str, float]) -> bool:
+    """True when the sentence says more than the question: "Brigadier Yuriy Shchygol" does not."""
+    return sum(1 for t in sentence.tf if t not in weights) >= 2
+
+
+def _repeats(sentence: _Sentence, picked: list[_Sentence]) -> bool:
+    """True for a sentence (nearly) the same as one already picked, e.g. a pull-quote."""
+    words = set(sentence.tf)
+    for other in picked:
+        union = words | set(other.tf)
+        if not union or len(words & set(other.tf)) / len(union) >= 0.8:
+            return True
+    return False

@@ -1,0 +1,117 @@
+"""Files in, clean articles out.
+
+``load_corpus`` takes files and folders, reads every .txt/.md/.html/.htm file, splits each into
+articles and keeps each article once. A file it cannot use is skipped with a warning on the
+"rag" logger, so one bad file never stops a run; a path that does not exist is an error.
+
+>>> corpus = load_corpus(["seeds"])  # doctest: +SKIP
+>>> [a.title for a in corpus.articles][-1]  # doctest: +SKIP
+"Is the 'coalition of the willing' going to work?"
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.articles import split_articles
+from rag.errors import InputError
+from rag.htmltext import html_to_text
+from rag.types import Article
+
+log = logging.getLogger("rag")
+
+TEXT_SUFFIXES = frozenset({".txt", ".md"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was found but gave no articles, and why."""
+
+    path: str
+    reason: str  # "not UTF-8 text", "binary file", "empty file", "no article text found", ...
+
+
+@dataclass
+class Corpus:
+    """What ``load_corpus`` found: articles in file order, each article once."""
+
+    articles: list[Article] = field(default_factory=list)
+    files: int = 0  # files that gave at least one article
+    skipped: list[Skipped] = field(default_factory=list)
+    duplicates: int = 0  # articles dropped because the same text was already seen
+
+
+def load_corpus(paths: Sequence[str | Path]) -> Corpus:
+    """Read every supported file under ``paths`` (files or folders, walked in sorted order)."""
+    corpus = Corpus()
+    seen: set[str] = set()
+    for path in iter_files(paths):
+        articles = _read_articles(path, corpus)
+        if articles is None:
+            continue
+        corpus.files += 1
+        for article in articles:
+            if article.article_id in seen:
+                corpus.duplicates += 1
+                continue
+            seen.add(article.article_id)
+            corpus.articles.append(article)
+    return corpus
+
+
+def iter_files(paths: Sequence[str | Path]) -> Iterator[Path]:
+    """Supported files under ``paths``; hidden files and other suffixes are passed over."""
+    for given in paths:
+        root = Path(given)
+        if not root.exists():
+            raise InputError(
+                f"No such file or folder: '{given}'. "
+                f"Give existing files ({', '.join(sorted(SUFFIXES))}) or folders holding them."
+            )
+        if root.is_file():
+            if root.suffix.lower() in SUFFIXES:
+                yield root
+            continue
+        for path in sorted(root.rglob("*")):
+            hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+            if path.is_file() and not hidden and path.suffix.lower() in SUFFIXES:
+                yield path
+
+
+def read_text(path: Path) -> tuple[str | None, str]:
+    """(text, "") for a usable file, else (None, reason it was skipped)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    if b"\x00" in data:
+        return None, "binary file"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    if not text.strip():
+        return None, "empty file"
+    return text, ""
+
+
+def _read_articles(path: Path, corpus: Corpus) -> list[Article] | None:
+    """The file's articles, or None after recording why it was skipped."""
+    text, reason = read_text(path)
+    articles: list[Article] = []
+    if text is not None:
+        hint = ""
+        if path.suffix.lower() in HTML_SUFFIXES:
+            text, hint = html_to_text(text)
+        articles = split_articles(text, str(path), title_hint=hint)
+        reason = "" if articles else "no article text found"
+    if reason:
+        log.warning("Skipping %s: %s", path, reason)
+        corpus.skipped.append(Skipped(str(path), reason))
+        return None
+    return articles

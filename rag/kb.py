@@ -1,0 +1,125 @@
+"""The Python API that the CLI, the chat UI and the eval all use.
+
+>>> import rag
+>>> kb = rag.build("seeds", "index")          # doctest: +SKIP
+>>> kb.search("What did Trump's envoy call the coalition?", k=3)[0].title  # doctest: +SKIP
+'Is the 'coalition of the willing' going to work?'
+>>> kb.ask("What did Trump's envoy call the coalition?", backend="extractive").text  # doctest: +SKIP
+"Trump's special envoy Steve Witkoff called the coalition "a posture and a pose". [1]"
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.answerer import Answerer
+from rag.answering import AbstainPolicy, answer_stream
+from rag.backends import backend_name, make_answerer
+from rag.chunking import ChunkSettings
+from rag.embedders import Embedder, make_embedder
+from rag.indexer import IndexReport, index_corpus
+from rag.llm.base import Message
+from rag.retrieval import Retriever, SearchOptions
+from rag.store import Manifest, Store, check_embedder
+from rag.types import Answer, Hit
+
+History = Sequence[Message | dict[str, str]] | None
+
+
+class KnowledgeBase:
+    """A loaded index with its embedder; answer backends are made on first use."""
+
+    def __init__(self, store: Store, embedder: Embedder, policy: AbstainPolicy | None = None):
+        self.store = store
+        self.embedder = embedder
+        self.retriever = Retriever(store, embedder)
+        self.policy = policy or AbstainPolicy()
+        self.report: IndexReport | None = None
+        self._answerers: dict[str, Answerer] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.store.directory
+
+    def articles(self) -> list[dict[str, Any]]:
+        return self.store.articles()
+
+    def search(
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        mode: str = "hybrid",
+        mmr: float | None = None,
+        article: str | None = None,
+        source: str | None = None,
+    ) -> list[Hit]:
+        options = SearchOptions(k=k, mode=mode, mmr=mmr, article=article, source=source)
+        return self.retriever.search(question, options)
+
+    def answerer(self, backend: str | None = None) -> Answerer:
+        name = backend_name(backend)
+        with self._lock:  # one model load even when several chats ask at once
+            if name not in self._answerers:
+                self._answerers[name] = make_answerer(name)
+            return self._answerers[name]
+
+    def use_answerer(self, answerer: Answerer) -> None:
+        """Register an answerer object under its name (tests, custom backends)."""
+        self._answerers[answerer.name] = answerer
+
+    def stream(
+        self, question: str, history: History = None, backend: str | None = None, k: int = 5
+    ) -> Iterator[str | Answer]:
+        """Yield answer text pieces, then the final :class:`Answer`."""
+        answerer = self._answerers.get(backend or "") or self.answerer(backend)
+        options = SearchOptions(k=k)
+        return answer_stream(question, history, self.retriever, answerer, options, self.policy)
+
+    def ask(
+        self, question: str, history: History = None, backend: str | None = None, k: int = 5
+    ) -> Answer:
+        final = None
+        for item in self.stream(question, history, backend, k):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None  # answer_stream always ends with the Answer
+        return final
+
+
+def load(
+    index_dir: str | Path = "index", *, embedder: str | Embedder | None = None
+) -> KnowledgeBase:
+    """Open an index; the embedder defaults to the one the manifest names."""
+    directory = Path(index_dir)
+    manifest = Manifest.read(directory)
+    if embedder is None:
+        spec = "minilm" if manifest.embedder == "all-MiniLM-L6-v2" else manifest.embedder
+        embedder = make_embedder(spec)
+    elif isinstance(embedder, str):
+        embedder = make_embedder(embedder)
+    check_embedder(manifest, embedder.name, embedder.dim, directory)
+    return KnowledgeBase(Store(directory, manifest), embedder)
+
+
+def build(
+    paths: str | Path | Sequence[str | Path] = "seeds",
+    index_dir: str | Path = "index",
+    *,
+    embedder: str | Embedder | None = None,
+    settings: ChunkSettings | None = None,
+    rebuild: bool = False,
+    progress: bool = True,
+) -> KnowledgeBase:
+    """Index ``paths`` into ``index_dir`` (incrementally) and load the result."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    emb = make_embedder(embedder) if embedder is None or isinstance(embedder, str) else embedder
+    report = index_corpus(paths, index_dir, emb, settings, rebuild=rebuild, progress=progress)
+    kb = load(index_dir, embedder=emb)
+    kb.report = report
+    return kb

@@ -1,0 +1,33 @@
+"""A scripted LLM for fast unit tests: replies with canned text, piece by piece."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+from rag.errors import IncompleteResponse
+from rag.llm.base import Message
+
+
+class ScriptedLLM:
+    """Answers with ``reply(messages)`` (or a fixed string), split on spaces.
+
+    ``incomplete=True`` imitates a stream cut off before its end.
+    """
+
+    name = "scripted"
+
+    def __init__(self, reply: str | Callable[[Sequence[Message]], str], incomplete: bool = False):
+        self._reply = reply
+        self._incomplete = incomplete
+        self.calls: list[list[Message]] = []
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int = 512, temperature: float = 0.0
+    ) -> Iterator[str]:
+        self.calls.append(list(messages))
+        text = self._reply(messages) if callable(self._reply) else self._reply
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            yield word if i == 0 else " " + word
+        if self._incomplete:
+            raise IncompleteResponse("the scripted stream was cut off", partial=text)

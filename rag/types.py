@@ -1,0 +1,80 @@
+"""Dataclasses passed between layers: files -> articles -> chunks -> hits -> answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article, cleaned of page furniture.
+
+    ``article_id`` is a hash of the cleaned text, so the same article found twice
+    is indexed once and an edited article gets a new id.
+    """
+
+    article_id: str
+    title: str
+    text: str
+    source: str  # path of the file it came from, as given to the indexer
+    publisher: str = ""
+    title_derived: bool = False  # True when the page showed no title and we made one
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A contiguous passage of an article: ``article.text[start:end] == text``."""
+
+    chunk_id: str  # "<article_id>:<ordinal>"
+    article_id: str
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with everything a citation needs."""
+
+    chunk_id: str
+    article_id: str
+    title: str
+    source: str
+    text: str
+    start: int
+    end: int
+    score: float  # the ranking score (fused RRF score in hybrid mode)
+    publisher: str = ""
+    dense_score: float = 0.0  # cosine similarity to the query
+    bm25_score: float = 0.0  # BM25 score (0 when the chunk shares no term with the query)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source number in an answer, mapped to the chunk it points at."""
+
+    n: int
+    hit: Hit
+
+
+@dataclass
+class Answer:
+    """What ``kb.ask`` returns.
+
+    ``text`` uses the renumbered citation markers; ``citations[i].n == i + 1``.
+    """
+
+    question: str
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    sources: list[Hit]  # every hit shown to the backend, in prompt order
+    backend: str
+    timings: dict[str, float] = field(default_factory=dict)
+    query: str = ""  # the standalone query used for retrieval
+    dropped_citations: list[int] = field(default_factory=list)  # numbers pointing nowhere
+    unsupported: list[str] = field(default_factory=list)  # claim sentences without a citation
+    incomplete: bool = False  # the backend stopped before it was done
+    tokens: int = 0  # tokens the backend generated (0 when it does not say)
