@@ -98,9 +98,10 @@ def is_claim(sentence: str) -> bool:
 
 # Words after which a period does not end a sentence.
 _ABBREVIATIONS_TEXT = """mr mrs ms dr prof st gen lt col sgt capt cpl maj adm gov sen rep rev jr sr
-    hon brig sir no nos vs etc al fig approx inc ltd co corp dept est jan feb mar apr jun jul aug
+    hon brig sir vs etc al approx inc ltd co corp dept est jan feb mar apr jun jul aug
     sep sept oct nov dec e.g i.e cf"""
 _ABBREVIATIONS = frozenset(_ABBREVIATIONS_TEXT.split())
+_BEFORE_NUMBERS = frozenset(["no", "nos", "fig", "vol", "pp"])  # "No. 10", but "said no. Then"
 # Words that start a sentence after an acronym: "in the U.S. The president ..." splits.
 _STARTERS_TEXT = """the a an he she it they we i but and this that these those there in on at as
     however meanwhile yet so if when while after before"""
@@ -153,6 +154,8 @@ def _ends_sentence(line: str, start: int, match: re.Match[str]) -> bool:
     word = words[-1].lstrip("\"'“‘(").lower() if words else ""
     if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
         return False  # "Mr. Smith", "George W. Bush"
+    if word in _BEFORE_NUMBERS and following[0].isdigit():
+        return False
     if re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):  # "U.S", "U.K": ends a sentence only ...
         return following.split()[0].strip("\"'“‘").lower() in _STARTERS  # ... before a starter
     return True

@@ -32,14 +32,16 @@ UNFINISHED_PENALTY = 0.5  # headlines and captions: short, keyword-dense, rarely
 EXTRA_RATIO = 0.7  # a 2nd/3rd sentence must score at least this share of the best one
 K1, B = 1.2, 0.75
 
-_STOPWORDS_TEXT = """a about above after again against all also am an and any are as at be because
-    been before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers herself him himself his how i if
-    in into is it its itself just me more most my myself no nor not now of off on once only or other our ours
-    out over own same she should so some such than that the their theirs them then there these
-    they this those through to too under until up very was we were what when where which while
-    who whom whose why will with would you your yours s t dont isnt wasnt didnt doesnt cant wont
-    mr mrs ms many much say said says tell told according article articles news"""
+_STOPWORDS_TEXT = """
+    a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if
+    in into is it its itself just me more most my myself no nor not now of off on once only
+    or other our ours out over own same she should so some such than that the their theirs
+    them then there these they this those through to too under until up very was we were
+    what when where which while who whom whose why will with would you your yours s t dont
+    isnt wasnt didnt doesnt cant wont mr mrs ms many much say said says tell told according
+    article articles news"""
 _STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _QUOTE_Q = re.compile(r"\b(?:say|said|says|call(?:ed|s)?|describ\w*|tell|told|quot\w*|warn\w*)\b")
 _NUMBER_Q = re.compile(
@@ -222,7 +224,7 @@ def _intent_bonus(question: str) -> Callable[[_Sentence], float]:
 
 def _adds(sentence: _Sentence, weights: dict[str, float]) -> bool:
     """True when the sentence says more than the question: "Brigadier Yuriy Shchygol" does not."""
-    return sum(1 for t in sentence.tf if t not in weights) >= 2
+    return any(t not in weights for t in sentence.tf)
 
 
 def _repeats(sentence: _Sentence, picked: list[_Sentence]) -> bool:

@@ -14,56 +14,29 @@ import re
 _CLOSERS = "\"'”’"
 
 # Whole paragraphs that are furniture wherever they appear: (why, pattern).
-FURNITURE: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "page label",
-        re.compile(
-            r"(?i)^(connect with us|continue reading|trending|published|on|by|advertisement"
-            r"|share|share this article|skip to content|most read|latest)$"
-        ),
-    ),
-    (
-        "section label",
-        re.compile(
-            r"^(World|UK|US|Politics|Business|Money|Sport|Science & Tech|Tech|Climate|Health"
-            r"|Entertainment|Opinion|News)$"
-        ),
-    ),
-    ("byline", re.compile(r"^By [A-Z][\w.'’-]*(?: (?:[A-Z][\w.'’-]*|and|de|van))*$")),
-    (
-        "date line",
-        re.compile(
-            r"(?i)^(\w+day,? )?(\d{1,2} \w+|\w+ \d{1,2},?) \d{4}(,? \d{1,2}[:.]\d{2}(am|pm)?.*)?$"
-        ),
-    ),
-    (
-        "link teaser",
-        re.compile(
-            r"^(Read more|Live updates|Follow latest|Related|Also read|Watch|Listen|Latest)"
-            r": \S[^\n]{0,160}$"
-        ),
-    ),
-    ("topic link", re.compile(r"^More (on|from) [A-Z][^.!?]{0,40}$")),
-    (
-        "sign-up promo",
-        re.compile(
-            r"(?i)^(subscribe to|sign up (for|to)|escape your echo chamber|get the facts behind"
-            r"|from our morning news briefing|a free (daily|weekly) (email|newsletter))\b"
-        ),
-    ),
-    (
-        "newsletter promo",
-        re.compile(r"(?i)^(?=.{0,240}$)(?=.*\bnewsletters?\b).*\b(sign up|subscribe|inbox|free)\b"),
-    ),
-    ("separator", re.compile(r"^[*_=~•·–—-]{3,}$|^(\* ?){3,}$")),
-    (
-        "author bio",
-        re.compile(
-            r"^[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){1,3} is an? (?:[\w-]+ ){0,3}"
-            r"(writer|reporter|journalist|editor|correspondent|columnist|contributor)\b"
-        ),
-    ),
+# fmt: off
+_RULES: tuple[tuple[str, str], ...] = (
+    ("page label",       r"(?i)^(connect with us|continue reading|trending|published|on|by"
+                         r"|advertisement|share|share this article|skip to content|most read)$"),
+    ("section label",    r"^(World|UK|US|Politics|Business|Money|Sport|Science & Tech|Tech"
+                         r"|Climate|Health|Entertainment|Opinion|News)$"),
+    ("byline",           r"^By [A-Z][\w.'’-]*(?: (?:[A-Z][\w.'’-]*|and|de|van))*$"),
+    ("date line",        r"(?i)^(\w+day,? )?(\d{1,2} \w+|\w+ \d{1,2},?) \d{4}"
+                         r"(,? \d{1,2}[:.]\d{2}(am|pm)?.*)?$"),
+    ("link teaser",      r"^(Read more|Live updates|Follow latest|Related|Also read|Watch|Listen"
+                         r"|Latest): \S.{0,160}$"),
+    ("topic link",       r"^More (on|from) [A-Z][^.!?]{0,40}$"),
+    ("sign-up promo",    r"(?i)^(subscribe to|sign up (for|to)|escape your echo chamber"
+                         r"|get the facts behind|from our morning news briefing"
+                         r"|a free (daily|weekly) (email|newsletter))\b"),
+    ("newsletter promo", r"(?i)^(?=.{0,240}$)(?=.*\bnewsletters?\b)"
+                         r".*\b(sign up|subscribe|inbox|free)\b"),
+    ("separator",        r"^[*_=~•·–—-]{3,}$|^(\* ?){3,}$"),
+    ("author bio",       r"^[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){1,3} is an? (?:[\w-]+ ){0,3}"
+                         r"(writer|reporter|journalist|editor|correspondent|columnist|contributor)\b"),
 )
+# fmt: on
+FURNITURE = tuple((why, re.compile(pattern)) for why, pattern in _RULES)
 
 # A video player notice; the paragraph after it is the video's title.
 VIDEO_NOTICE = re.compile(r"(?i)^please use \S+ browser for a more accessible video player$")

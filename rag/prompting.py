@@ -121,8 +121,8 @@ _REFUSAL_PATTERNS = [
     r"\bnot (?:in|from) the (?:provided |given )?" + _SOURCE_NOUN,
     r"\b(?:i|we) (?:cannot|can't|can not|could not|couldn't|am unable to|was unable to"
     r"|am not able to|do not|don't) (?:find|answer|determine|locate|tell|know|see|say)\b",
-    r"(?:^|\bthere (?:is|are|was)|\bthere's|\bcontains?|\bprovides?|\bgives?|\boffers?"
-    r"|\bincludes?|\bhave|\bhas) no (?:relevant |specific |such |clear |direct )?"
+    r"(?:^|\b(?:there (?:is|are|was)|there's|contains?|provides?|gives?|offers?|includes?"
+    r"|have|has) )no (?:relevant |specific |such |clear |direct )?"
     r"(?:information|mention|details?|data|answer|indication|evidence)\b",
     r"\b(?:cannot|can't|can not) be (?:determined|answered|found|confirmed)\b",
     r"^(?:it |they |this |that )?(?:do|does)(?: not|n't) say\b",

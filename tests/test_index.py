@@ -1,0 +1,169 @@
+"""Contract tests for the on-disk index: incremental, atomic, checked on load."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import rag
+from rag.embedders import HashEmbedder
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.indexer import index_corpus
+from rag.store import Manifest
+
+
+class CountingEmbedder(HashEmbedder):
+    """Counts the texts it embeds, so tests can prove what was (not) re-embedded."""
+
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.embedded: list[str] = []
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.embedded.extend(texts)
+        return super().embed(texts)
+
+
+def test_build_load_and_counts(seeds_copy: Path, tmp_path: Path) -> None:
+    kb = rag.build(seeds_copy, tmp_path / "ix", embedder="hash:64", progress=False)
+    assert kb.report is not None
+    assert (kb.report.files, kb.report.articles) == (2, 5)
+    assert kb.report.chunks == len(kb.store) > 20
+    again = rag.load(tmp_path / "ix")
+    assert len(again.store) == len(kb.store)
+    assert {a["title"] for a in again.articles()} == {a["title"] for a in kb.articles()}
+
+
+def test_reindexing_an_unchanged_corpus_embeds_nothing(seeds_copy: Path, tmp_path: Path) -> None:
+    emb = CountingEmbedder()
+    first = index_corpus([seeds_copy], tmp_path / "ix", emb, progress=False)
+    assert len(emb.embedded) == first.chunks
+    emb.embedded.clear()
+    second = index_corpus([seeds_copy], tmp_path / "ix", emb, progress=False)
+    assert emb.embedded == [] and second.unchanged == 5 and second.chunks == first.chunks
+
+
+def test_a_changed_article_is_reembedded_alone(seeds_copy: Path, tmp_path: Path) -> None:
+    emb = CountingEmbedder()
+    index_corpus([seeds_copy], tmp_path / "ix", emb, progress=False)
+    page = seeds_copy / "001_0a9e7fd5bd2f9d69.txt"
+    page.write_text(page.read_text().replace("a posture and a pose", "a pose and a posture"))
+    emb.embedded.clear()
+    report = index_corpus([seeds_copy], tmp_path / "ix", emb, progress=False)
+    assert (report.added, report.removed, report.unchanged) == (1, 1, 4)
+    kb = rag.load(tmp_path / "ix", embedder=emb)
+    week = [a for a in kb.articles() if a["publisher"] == "The Week"]
+    assert len(emb.embedded) == week[0]["chunks"]  # only The Week's chunks
+    assert any("a pose and a posture" in t for t in emb.embedded)
+    texts = [h.text for h in kb.search("Witkoff posture pose", k=3)]
+    assert any("a pose and a posture" in t for t in texts)
+    assert not any("a posture and a pose" in t for t in texts)
+
+
+def test_a_deleted_files_chunks_disappear(seeds_copy: Path, tmp_path: Path) -> None:
+    index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(64), progress=False)
+    (seeds_copy / "001_0a9e7fd5bd2f9d69.txt").unlink()
+    report = index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(64), progress=False)
+    assert report.removed == 1 and report.articles == 4
+    kb = rag.load(tmp_path / "ix")
+    assert all(a["publisher"] != "The Week" for a in kb.articles())
+    assert all("Witkoff" not in h.text for h in kb.search("Witkoff posture pose", k=10))
+    rows = kb.store.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    assert rows == len(kb.store)  # FAISS and SQLite agree
+
+
+def test_indexing_another_folder_keeps_the_first(seeds_copy: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.txt").write_text("Budget news\n\nThe council approved a new budget for parks.")
+    index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(64), progress=False)
+    report = index_corpus([other], tmp_path / "ix", HashEmbedder(64), progress=False)
+    assert report.articles == 6 and report.removed == 0
+
+
+def test_loading_with_another_embedder_is_refused(seeds_copy: Path, tmp_path: Path) -> None:
+    index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(64), progress=False)
+    with pytest.raises(IndexMismatch, match=r"hash:64.*--rebuild"):
+        rag.load(tmp_path / "ix", embedder="hash:32")
+    with pytest.raises(IndexMismatch):
+        index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(32), progress=False)
+    report = index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(32), rebuild=True,
+                          progress=False)  # fmt: skip
+    assert report.articles == 5
+
+
+def test_a_corrupted_file_fails_its_checksum(seeds_copy: Path, tmp_path: Path) -> None:
+    index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(64), progress=False)
+    manifest = Manifest.read(tmp_path / "ix")
+    vectors = tmp_path / "ix" / manifest.files["vectors"]
+    data = bytearray(vectors.read_bytes())
+    data[-5] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    with pytest.raises(IndexCorrupt, match="checksum.*rebuild"):
+        rag.load(tmp_path / "ix")
+    (tmp_path / "ix" / manifest.files["bm25"]).unlink()
+    with pytest.raises(IndexCorrupt, match="missing"):
+        rag.load(tmp_path / "ix")
+
+
+def test_missing_index(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFound, match="rag index"):
+        rag.load(tmp_path / "nothing")
+
+
+def test_no_pickle_in_the_index(seeds_copy: Path, tmp_path: Path) -> None:
+    index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(64), progress=False)
+    names = sorted(p.name for p in (tmp_path / "ix").iterdir() if not p.name.startswith("."))
+    assert [n.split("-")[0].split(".")[0] for n in names] == ["bm25", "chunks", "manifest",
+                                                             "vectors"]  # fmt: skip
+    json.loads((tmp_path / "ix" / "manifest.json").read_text())
+
+
+def _big_corpus(folder: Path, n: int) -> None:
+    folder.mkdir()
+    for i in range(n):
+        body = "\n\n".join(
+            f"Report {i} paragraph {j}: the committee discussed item {i * 7 + j} at length. "
+            f"Members voted {j} times on amendment {i}." for j in range(30)
+        )  # fmt: skip
+        (folder / f"a{i:04d}.txt").write_text(f"Headline number {i}\n\n{body}\n")
+
+
+def test_a_killed_index_run_leaves_the_previous_index_loadable(
+    seeds_copy: Path, tmp_path: Path
+) -> None:
+    """SIGKILL `rag index` at several moments; the old index must always load."""
+    ix = tmp_path / "ix"
+    index_corpus([seeds_copy], ix, HashEmbedder(64), progress=False)
+    before = len(rag.load(ix).store)
+    big = tmp_path / "big"
+    _big_corpus(big, 150)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    outcomes = set()
+    for delay in (0.5, 1.0, 1.5, 2.0, 3.0, 4.0):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "index", str(big), str(seeds_copy), "--index",
+             str(ix), "--embedder", "hash:64", "--json"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        live = set(Manifest.read(ix).files.values()) | {"manifest.json", ".lock"}
+        if any(p.name not in live for p in ix.iterdir()):
+            outcomes.add("mid-write")  # it died while writing the next generation
+        kb = rag.load(ix)  # must not raise: old or new generation, never half of one
+        size = len(kb.store)
+        outcomes.add("new" if size > before else "old")
+        assert size in (before, size) and kb.search("committee amendment", k=1)
+        kb.store.close()
+        if size > before:  # it finished: start again from the seeds only
+            index_corpus([seeds_copy], ix, HashEmbedder(64), rebuild=True, progress=False)
+    assert {"old", "mid-write"} <= outcomes  # some kills landed while files were being written

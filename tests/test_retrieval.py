@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import rag
+from rag.bm25 import BM25, terms
+from rag.errors import InputError
+from rag.retrieval import SearchOptions, rrf
+
+from conftest import ROOT
+
+
+def test_rrf_rewards_agreement() -> None:
+    fused = rrf([[1, 2, 3], [3, 1, 4]], k=60)
+    assert max(fused, key=fused.__getitem__) == 1
+    assert fused[4] < fused[2] < fused[3]
+
+
+def test_bm25_roundtrip_without_pickle(tmp_path: Path) -> None:
+    bm = BM25.build([(7, "Drones strike refineries"), (9, "Peace talks in London")])
+    bm.save(tmp_path / "b.npz")
+    loaded = BM25.load(tmp_path / "b.npz")
+    assert loaded.top("drone strikes", 2) == bm.top("drone strikes", 2)
+    assert loaded.top("drone strikes", 2)[0][0] == 7
+    assert terms("The drones' strikes") == ["drone", "strike"]
+
+
+def test_hybrid_search_returns_full_hits(hash_kb: rag.KnowledgeBase) -> None:
+    hits = hash_kb.search("Steve Witkoff called the coalition a posture and a pose", k=3)
+    assert len(hits) == 3
+    top = hits[0]
+    assert "a posture and a pose" in top.text
+    assert top.source.endswith("001_0a9e7fd5bd2f9d69.txt") and top.title
+    text = hash_kb.store.db.execute(
+        "SELECT text FROM articles WHERE article_id = ?", (top.article_id,)
+    ).fetchone()[0]
+    assert text[top.start : top.end] == top.text
+    assert hits[0].score >= hits[1].score >= hits[2].score
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_each_mode_ranks(hash_kb: rag.KnowledgeBase, mode: str) -> None:
+    hits = hash_kb.search("24 Afghan helicopters flew in secret to Uzbekistan", k=5, mode=mode)
+    assert any("Uzbekistan" in h.text for h in hits)
+
+
+def test_filters_by_article_and_source(hash_kb: rag.KnowledgeBase) -> None:
+    hits = hash_kb.search("coalition of the willing", k=10, source="001_0a9e7fd5bd2f9d69.txt")
+    assert hits and all(h.source.endswith("001_0a9e7fd5bd2f9d69.txt") for h in hits)
+    hits = hash_kb.search("coalition of the willing", k=10, article="Long-range drone")
+    assert hits and all(h.title.startswith("Long-range drone") for h in hits)
+    assert hash_kb.search("coalition", k=5, article="no such article") == []
+
+
+def test_mmr_diversifies(hash_kb: rag.KnowledgeBase) -> None:
+    plain = hash_kb.search("coalition of the willing", k=5)
+    diverse = hash_kb.search("coalition of the willing", k=5, mmr=0.3)
+    assert len(diverse) == 5 and diverse != plain
+    assert len({h.chunk_id for h in diverse}) == 5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"k": 0}, "k must be between 1 and 1000, got 0"), ({"mode": "fuzzy"}, "mode must be one of"),
+     ({"mmr": 1.5}, "mmr lambda must be in")],
+)  # fmt: skip
+def test_bad_options_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        SearchOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_empty_question_is_refused(hash_kb: rag.KnowledgeBase) -> None:
+    with pytest.raises(InputError, match="empty"):
+        hash_kb.search("   ")
+
+
+def _paraphrases() -> list[dict[str, str]]:
+    rows = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").open()]
+    return [r for r in rows if r.get("kind") == "paraphrase"]
+
+
+@pytest.mark.slow
+def test_real_minilm_finds_the_witkoff_passage(minilm_kb: rag.KnowledgeBase) -> None:
+    hits = minilm_kb.search("What did Trump's special envoy call the coalition?", k=3)
+    assert any("a posture and a pose" in h.text for h in hits)
+    assert any(h.publisher == "The Week" for h in hits)
+
+
+@pytest.mark.slow
+def test_paraphrased_questions_find_their_passage_in_the_top_5(
+    minilm_kb: rag.KnowledgeBase,
+) -> None:
+    """At least 25 hand-written paraphrases; the evidence must be in a top-5 chunk."""
+    questions = _paraphrases()
+    assert len(questions) >= 25
+    missed = []
+    for q in questions:
+        hits = minilm_kb.search(q["question"], k=5)
+        evidence = " ".join(q["evidence"].split())
+        if not any(evidence in " ".join(h.text.split()) for h in hits):
+            missed.append(q["id"])
+    recall = 1 - len(missed) / len(questions)
+    print(f"paraphrase recall@5 = {recall:.3f} over {len(questions)}; missed {missed}")
+    assert recall >= 0.9, missed
