@@ -40,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", default="eval/questions.jsonl")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in Path(args.questions).open()]
+    rows = [json.loads(line) for line in Path(args.questions).read_text().splitlines()]
     questions = [r for r in rows if r["answerable"] and "history" not in r]
     embedder = make_embedder("minilm")
     print(f"{len(questions)} answerable questions; hit@5 / MRR")
@@ -48,12 +48,20 @@ def main() -> None:
     for max_tokens, overlap in SETTINGS:
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            kb = rag.build("seeds", tmp, embedder=embedder, progress=False,
-                           settings=ChunkSettings(max_tokens, overlap))  # fmt: skip
+            kb = rag.build(
+                "seeds",
+                tmp,
+                embedder=embedder,
+                progress=False,
+                settings=ChunkSettings(max_tokens, overlap),
+            )
             cells = [score(kb, questions, mode) for mode in ("hybrid", "dense", "bm25")]
             line = "  ".join(f"{h:.3f} / {m:.3f}" for h, m in cells)
-            print(f"{max_tokens:>4} {overlap:>4} {len(kb.store):>6}  {line}  "
-                  f"({time.perf_counter() - started:.0f}s)", flush=True)  # fmt: skip
+            print(
+                f"{max_tokens:>4} {overlap:>4} {len(kb.store):>6}  {line}  "
+                f"({time.perf_counter() - started:.0f}s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,16 @@ class AbstainPolicy:
     chunk; calibrated on eval/questions.jsonl (see README, "Abstention").
     """
 
-    min_dense: float = 0.25
+    min_dense: float = 0.0
+
+    @classmethod
+    def for_embedder(cls, name: str) -> AbstainPolicy:
+        """The calibrated threshold for a known embedder; no evidence gate otherwise."""
+        return cls(min_dense=CALIBRATED_MIN_DENSE.get(name, 0.0))
+
+
+# Best-chunk cosine below which no answer is attempted, per embedder (README, "Abstention").
+CALIBRATED_MIN_DENSE = {"all-MiniLM-L6-v2": 0.25}
 
 
 def clean_question(question: str) -> str:
@@ -132,8 +141,16 @@ def answer_stream(
     query = standalone_query(question, turns)
     hits = retriever.search(query, options)
     timings = {"retrieval": time.perf_counter() - started}
-    base = Answer(question=question, text=REFUSAL, citations=[], abstained=True, sources=hits,
-                  backend=answerer.name, timings=timings, query=query)  # fmt: skip
+    base = Answer(
+        question=question,
+        text=REFUSAL,
+        citations=[],
+        abstained=True,
+        sources=hits,
+        backend=answerer.name,
+        timings=timings,
+        query=query,
+    )
     if not hits or max(h.dense_score for h in hits) < policy.min_dense:
         timings["total"] = time.perf_counter() - started
         yield REFUSAL

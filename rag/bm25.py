@@ -17,10 +17,91 @@ from pathlib import Path
 import numpy as np
 
 _STOP = frozenset(
-    "a an the and or but of to in on at by for with from as is are was were be been being it its "
-    "this that these those he she they them his her their we our you your i me my not no do does "
-    "did has have had will would can could should may might what which who whom whose when where "
-    "why how than then there here so if into about over after before up out also more most".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "he",
+        "she",
+        "they",
+        "them",
+        "his",
+        "her",
+        "their",
+        "we",
+        "our",
+        "you",
+        "your",
+        "i",
+        "me",
+        "my",
+        "not",
+        "no",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "may",
+        "might",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "than",
+        "then",
+        "there",
+        "here",
+        "so",
+        "if",
+        "into",
+        "about",
+        "over",
+        "after",
+        "before",
+        "up",
+        "out",
+        "also",
+        "more",
+        "most",
+    ]
 )
 
 
@@ -64,14 +145,16 @@ class BM25:
 
     @classmethod
     def build(cls, docs: Iterable[tuple[int, str]]) -> BM25:
-        ids, per_term = [], {}  # type: ignore[var-annotated]
+        ids: list[int] = []
+        per_term: dict[str, list[tuple[int, int]]] = {}
         for row, (doc_id, text) in enumerate(docs):
             ids.append(doc_id)
             for term, count in Counter(terms(text)).items():
                 per_term.setdefault(term, []).append((row, count))
         vocab = sorted(per_term)
         indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        postings, tf = [], []
+        postings: list[int] = []
+        tf: list[int] = []
         for i, term in enumerate(vocab):
             rows = per_term[term]
             indptr[i + 1] = indptr[i] + len(rows)
@@ -88,17 +171,24 @@ class BM25:
     def save(self, path: Path) -> None:
         with open(path, "wb") as fh:
             np.savez(
-                fh, ids=self.ids, vocab=np.asarray(self.vocab, dtype=str), indptr=self.indptr,
-                postings=self.postings, tf=self.tf,
-            )  # fmt: skip
+                fh,
+                ids=self.ids,
+                vocab=np.asarray(self.vocab, dtype=str),
+                indptr=self.indptr,
+                postings=self.postings,
+                tf=self.tf,
+            )
 
     @classmethod
     def load(cls, path: Path) -> BM25:
         with np.load(path, allow_pickle=False) as data:
             return cls(
-                data["ids"], [str(v) for v in data["vocab"]], data["indptr"],
-                data["postings"], data["tf"],
-            )  # fmt: skip
+                data["ids"],
+                [str(v) for v in data["vocab"]],
+                data["indptr"],
+                data["postings"],
+                data["tf"],
+            )
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document (row order of ``ids``)."""

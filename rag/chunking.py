@@ -61,7 +61,9 @@ def _split_long(text: str, start: int, end: int, max_tokens: int) -> list[tuple[
     return pieces
 
 
-def chunk_article(article: Article, settings: ChunkSettings, fits: Fits | None = None) -> list[Chunk]:
+def chunk_article(
+    article: Article, settings: ChunkSettings, fits: Fits | None = None
+) -> list[Chunk]:
     """Pack sentences greedily into chunks of at most ``settings.max_tokens`` tokens.
 
     Each chunk after the first starts with the last sentences of the previous one,

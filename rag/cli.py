@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from rag.backends import BACKENDS
@@ -22,8 +21,15 @@ DEFAULT_INDEX = os.environ.get("RAG_INDEX", "index")
 
 
 def _hit_json(rank: int, hit: Hit) -> dict[str, Any]:
-    return {"rank": rank, "chunk_id": hit.chunk_id, "article_id": hit.article_id,
-            "title": hit.title, "source": hit.source, "text": hit.text, "score": hit.score}  # fmt: skip
+    return {
+        "rank": rank,
+        "chunk_id": hit.chunk_id,
+        "article_id": hit.article_id,
+        "title": hit.title,
+        "source": hit.source,
+        "text": hit.text,
+        "score": hit.score,
+    }
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -32,18 +38,26 @@ def cmd_index(args: argparse.Namespace) -> int:
     from rag.indexer import index_corpus
 
     settings = ChunkSettings(args.max_tokens, args.overlap)
-    report = index_corpus(args.paths or ["seeds"], args.index, make_embedder(args.embedder),
-                          settings, rebuild=args.rebuild, progress=not args.json)  # fmt: skip
+    report = index_corpus(
+        args.paths or ["seeds"],
+        args.index,
+        make_embedder(args.embedder),
+        settings,
+        rebuild=args.rebuild,
+        progress=not args.json,
+    )
     if args.json:
         print(json.dumps(report.summary()))
         return 0
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
-    print(f"indexed {report.files} files -> {report.articles} articles, {report.chunks} chunks "
-          f"in {report.index_dir} ({report.added} added, {report.removed} removed, "
-          f"{report.unchanged} unchanged, {report.embedded_chunks} chunks embedded, "
-          f"{len(report.skipped)} skipped, {report.duplicates} duplicates) "
-          f"in {report.seconds:.1f}s")  # fmt: skip
+    print(
+        f"indexed {report.files} files -> {report.articles} articles, {report.chunks} chunks "
+        f"in {report.index_dir} ({report.added} added, {report.removed} removed, "
+        f"{report.unchanged} unchanged, {report.embedded_chunks} chunks embedded, "
+        f"{len(report.skipped)} skipped, {report.duplicates} duplicates) "
+        f"in {report.seconds:.1f}s"
+    )
     return 0
 
 
@@ -51,8 +65,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     import rag
 
     kb = rag.load(args.index)
-    hits = kb.search(args.question, k=args.k, mode=args.mode, mmr=args.mmr,
-                     article=args.article, source=args.source)  # fmt: skip
+    hits = kb.search(
+        args.question,
+        k=args.k,
+        mode=args.mode,
+        mmr=args.mmr,
+        article=args.article,
+        source=args.source,
+    )
     if args.json:
         out = {"question": args.question, "hits": [_hit_json(i, h) for i, h in enumerate(hits, 1)]}
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -65,13 +85,19 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def answer_json(answer: Answer) -> dict[str, Any]:
     return {
-        "question": answer.question, "answer": answer.text, "abstained": answer.abstained,
-        "citations": [dict(n=c.n, **{k: v for k, v in _hit_json(0, c.hit).items() if k != "rank"})
-                      for c in answer.citations],
-        "backend": answer.backend, "timings": {k: round(v, 3) for k, v in answer.timings.items()},
-        "incomplete": answer.incomplete, "unsupported": answer.unsupported,
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [
+            dict(n=c.n, **{k: v for k, v in _hit_json(0, c.hit).items() if k != "rank"})
+            for c in answer.citations
+        ],
+        "backend": answer.backend,
+        "timings": {k: round(v, 3) for k, v in answer.timings.items()},
+        "incomplete": answer.incomplete,
+        "unsupported": answer.unsupported,
         "dropped_citations": answer.dropped_citations,
-    }  # fmt: skip
+    }
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -79,8 +105,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     kb = rag.load(args.index)
     if args.json:
-        print(json.dumps(answer_json(kb.ask(args.question, backend=args.backend, k=args.k)),
-                         ensure_ascii=False, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                answer_json(kb.ask(args.question, backend=args.backend, k=args.k)),
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
     final = None
     for item in kb.stream(args.question, backend=args.backend, k=args.k):
@@ -110,8 +141,9 @@ def _print_sources(answer: Answer) -> None:
 def cmd_chat(args: argparse.Namespace) -> int:
     from ui.app import serve
 
-    serve(index_dir=args.index, host=args.host, port=args.port, backend=args.backend,
-          seeds=args.seeds)  # fmt: skip
+    serve(
+        index_dir=args.index, host=args.host, port=args.port, backend=args.backend, seeds=args.seeds
+    )
     return 0
 
 
@@ -186,8 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s"
+    )
     try:
         return int(args.func(args))
     except RagError as exc:

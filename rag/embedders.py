@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -62,7 +63,7 @@ class HashEmbedder:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = re.findall(r"\w+", text.lower())
-            for feature in words + [a + " " + b for a, b in zip(words, words[1:], strict=False)]:
+            for feature in words + [a + " " + b for a, b in itertools.pairwise(words)]:
                 digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
                 value = int.from_bytes(digest, "little")
                 out[row, value % self._dim] += 1.0 if value >> 63 else -1.0
@@ -92,7 +93,9 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self._model: Any = None
         self._tokenizer: Any = None
-        self.max_tokens = int(self._read_json("sentence_bert_config.json").get("max_seq_length", 512))
+        self.max_tokens = int(
+            self._read_json("sentence_bert_config.json").get("max_seq_length", 512)
+        )
 
     def _read_json(self, name: str) -> dict[str, Any]:
         path = self.path / name

@@ -71,8 +71,17 @@ def terms(text: str) -> list[str]:
     return [stem(w) for w in words if w not in _STOPWORDS]
 
 
-_SUFFIXES = (("ies", "y"), ("sses", "ss"), ("ments", ""), ("ment", ""), ("tions", ""),
-             ("tion", ""), ("ing", ""), ("ed", ""), ("s", ""))  # fmt: skip
+_SUFFIXES = (
+    ("ies", "y"),
+    ("sses", "ss"),
+    ("ments", ""),
+    ("ment", ""),
+    ("tions", ""),
+    ("tion", ""),
+    ("ing", ""),
+    ("ed", ""),
+    ("s", ""),
+)
 
 
 def stem(word: str) -> str:

@@ -95,8 +95,9 @@ def index_corpus(
             if old.chunker != settings.to_dict():
                 log.warning("chunker settings changed: re-chunking every article")
                 old = None
-        report = _write_generation(directory, old, corpus, paths, embedder, settings, progress,
-                                   batch_size)  # fmt: skip
+        report = _write_generation(
+            directory, old, corpus, paths, embedder, settings, progress, batch_size
+        )
     report.seconds = time.perf_counter() - started
     return report
 
@@ -120,8 +121,15 @@ def _write_generation(
     files = generation_files(generation)
     db_path, vec_path = directory / files["chunks"], directory / files["vectors"]
     index = _open_vectors(directory, old, embedder.dim)
-    report = IndexReport(corpus.files, len(corpus.articles), 0, corpus.skipped, 0.0,
-                         duplicates=corpus.duplicates, index_dir=str(directory))  # fmt: skip
+    report = IndexReport(
+        corpus.files,
+        len(corpus.articles),
+        0,
+        corpus.skipped,
+        0.0,
+        duplicates=corpus.duplicates,
+        index_dir=str(directory),
+    )
 
     def write_db(tmp: Path) -> None:
         if old:
@@ -129,8 +137,17 @@ def _write_generation(
         db = sqlite3.connect(tmp)
         try:
             db.executescript(SCHEMA)
-            _sync(db, index, corpus, [Path(p).resolve() for p in paths], embedder, settings,
-                  report, progress, batch_size)  # fmt: skip
+            _sync(
+                db,
+                index,
+                corpus,
+                [Path(p).resolve() for p in paths],
+                embedder,
+                settings,
+                report,
+                progress,
+                batch_size,
+            )
             db.commit()
             report.chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             report.articles = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
@@ -142,11 +159,14 @@ def _write_generation(
     write_atomic(db_path, write_db)
     write_atomic(vec_path, lambda tmp: faiss.write_index(index, str(tmp)))
     manifest = Manifest(
-        embedder=embedder.name, dim=embedder.dim, chunker=settings.to_dict(),
-        generation=generation, files=files,
+        embedder=embedder.name,
+        dim=embedder.dim,
+        chunker=settings.to_dict(),
+        generation=generation,
+        files=files,
         checksums={name: sha256_file(directory / name) for name in files.values()},
         counts={"articles": report.articles, "chunks": report.chunks},
-    )  # fmt: skip
+    )
     write_text_atomic(directory / MANIFEST, manifest.to_json())  # the commit point
     _remove_stale(directory, set(files.values()))
     return report
@@ -199,7 +219,7 @@ def _remove_articles(db: sqlite3.Connection, index: faiss.Index, article_ids: li
     for aid in article_ids:
         ids = [r[0] for r in db.execute("SELECT faiss_id FROM chunks WHERE article_id = ?", (aid,))]
         if ids:
-            index.remove_ids(np.asarray(ids, dtype=np.int64))
+            index.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
         db.execute("DELETE FROM chunks WHERE article_id = ?", (aid,))
         db.execute("DELETE FROM articles WHERE article_id = ?", (aid,))
 
@@ -228,9 +248,17 @@ def _embed_and_add(
                 _insert_article(db, article)
             db.execute(
                 "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)",
-                (faiss_id, chunk.chunk_id, chunk.article_id, chunk.ordinal, chunk.text,
-                 chunk.start, chunk.end, chunk.n_tokens),
-            )  # fmt: skip
+                (
+                    faiss_id,
+                    chunk.chunk_id,
+                    chunk.article_id,
+                    chunk.ordinal,
+                    chunk.text,
+                    chunk.start,
+                    chunk.end,
+                    chunk.n_tokens,
+                ),
+            )
         next_id += len(batch)
         bar.update(len(batch))
     bar.close()
@@ -239,16 +267,29 @@ def _embed_and_add(
 def _insert_article(db: sqlite3.Connection, article: Article) -> None:
     db.execute(
         "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?)",
-        (article.article_id, article.title, article.source, str(Path(article.source).resolve()),
-         article.publisher, int(article.title_derived), article.text),
-    )  # fmt: skip
+        (
+            article.article_id,
+            article.title,
+            article.source,
+            str(Path(article.source).resolve()),
+            article.publisher,
+            int(article.title_derived),
+            article.text,
+        ),
+    )
 
 
 def _remove_stale(directory: Path, live: set[str]) -> None:
     """Delete files of older generations and temporaries left by a killed writer."""
     for path in directory.iterdir():
-        is_data = path.name.split("-")[0] in {"vectors", "chunks", "bm25", ".vectors", ".chunks",
-                                                 ".bm25"}  # fmt: skip
+        is_data = path.name.split("-")[0] in {
+            "vectors",
+            "chunks",
+            "bm25",
+            ".vectors",
+            ".chunks",
+            ".bm25",
+        }
         if is_data and path.name not in live:
             path.unlink(missing_ok=True)
     fsync_dir(directory)

@@ -4,7 +4,7 @@
 >>> kb = rag.build("seeds", "index")          # doctest: +SKIP
 >>> kb.search("What did Trump's envoy call the coalition?", k=3)[0].title  # doctest: +SKIP
 'Is the 'coalition of the willing' going to work?'
->>> kb.ask("What did Trump's envoy call the coalition?", backend="extractive").text  # doctest: +SKIP
+>>> kb.ask("What did Trump's envoy call it?", backend="extractive").text  # doctest: +SKIP
 "Trump's special envoy Steve Witkoff called the coalition "a posture and a pose". [1]"
 """
 
@@ -36,7 +36,7 @@ class KnowledgeBase:
         self.store = store
         self.embedder = embedder
         self.retriever = Retriever(store, embedder)
-        self.policy = policy or AbstainPolicy()
+        self.policy = policy or AbstainPolicy.for_embedder(embedder.name)
         self.report: IndexReport | None = None
         self._answerers: dict[str, Answerer] = {}
         self._lock = threading.Lock()

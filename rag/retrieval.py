@@ -108,8 +108,9 @@ class Retriever:
         while pool and len(chosen) < k:
 
             def gain(pair: tuple[int, float]) -> float:
-                redundancy = max((float(vectors[pair[0]] @ vectors[c]) for c, _ in chosen),
-                                 default=0.0)  # fmt: skip
+                redundancy = max(
+                    (float(vectors[pair[0]] @ vectors[c]) for c, _ in chosen), default=0.0
+                )
                 return lam * float(vectors[pair[0]] @ qvec) - (1 - lam) * redundancy
 
             best = max(pool, key=gain)
@@ -129,11 +130,17 @@ class Retriever:
             row = rows[faiss_id]
             hits.append(
                 Hit(
-                    chunk_id=row["chunk_id"], article_id=row["article_id"], title=row["title"],
-                    source=row["source"], text=row["text"], start=row["start"], end=row["end"],
-                    score=round(score, 6), publisher=row["publisher"] or "",
+                    chunk_id=row["chunk_id"],
+                    article_id=row["article_id"],
+                    title=row["title"],
+                    source=row["source"],
+                    text=row["text"],
+                    start=row["start"],
+                    end=row["end"],
+                    score=round(score, 6),
+                    publisher=row["publisher"] or "",
                     dense_score=round(float(self.store.vector(faiss_id) @ qvec), 6),
                     bm25_score=round(lexical.get(faiss_id, 0.0), 6),
                 )
-            )  # fmt: skip
+            )
         return hits

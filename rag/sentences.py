@@ -13,9 +13,32 @@ import re
 # whitespace and an uppercase letter, digit or opening quote.
 _END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])""")
 _ABBREV = {
-    "mr", "mrs", "ms", "dr", "prof", "gen", "sir", "st", "jr", "sr", "vs", "etc", "no",
-    "lt", "col", "capt", "sgt", "rep", "sen", "gov", "u.s", "u.k", "e.g", "i.e", "pic",
-}  # fmt: skip
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "gen",
+    "sir",
+    "st",
+    "jr",
+    "sr",
+    "vs",
+    "etc",
+    "no",
+    "lt",
+    "col",
+    "capt",
+    "sgt",
+    "rep",
+    "sen",
+    "gov",
+    "u.s",
+    "u.k",
+    "e.g",
+    "i.e",
+    "pic",
+}
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:

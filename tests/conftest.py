@@ -12,9 +12,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tests must pass with the net
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 # A scriptable OpenAI-compatible server on loopback; see tests/fake_openai_server.py.
-from fake_openai_server import openai_server  # noqa: E402
+import rag
 
-import rag  # noqa: E402
+from fake_openai_server import openai_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

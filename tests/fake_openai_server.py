@@ -209,8 +209,13 @@ def _finish(script: Script) -> str | None:
 def _completion(model: str, text: str, finish: str | None) -> dict[str, Any]:
     choice = {"index": 0, "message": {"role": "assistant", "content": text}}
     choice["finish_reason"] = finish
-    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-            "model": model, "choices": [choice]}  # fmt: skip
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+    }
 
 
 class _Server(ThreadingHTTPServer):

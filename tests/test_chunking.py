@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from rag.chunking import ChunkSettings, chunk_article
@@ -33,7 +35,9 @@ def test_chunks_are_exact_spans_within_the_size(articles: list[Article]) -> None
             assert chunk.chunk_id == f"{article.article_id}:{chunk.ordinal}"
         # together the chunks cover the whole article, in order
         assert chunks[0].start == 0 and chunks[-1].end == len(article.text.rstrip())
-        assert all(a.start < b.start and b.start <= a.end + 2 for a, b in zip(chunks, chunks[1:]))
+        assert all(
+            a.start < b.start and b.start <= a.end + 2 for a, b in itertools.pairwise(chunks)
+        )
 
 
 def test_chunks_end_on_sentence_boundaries(articles: list[Article]) -> None:
@@ -43,10 +47,10 @@ def test_chunks_end_on_sentence_boundaries(articles: list[Article]) -> None:
 
 def test_overlap_repeats_the_last_sentences(articles: list[Article]) -> None:
     chunks = chunk_article(articles[0], ChunkSettings(max_tokens=100, overlap_tokens=40))
-    overlapping = [b for a, b in zip(chunks, chunks[1:]) if b.start < a.end]
+    overlapping = [b for a, b in itertools.pairwise(chunks) if b.start < a.end]
     assert len(overlapping) >= len(chunks) // 2
     no_overlap = chunk_article(articles[0], ChunkSettings(max_tokens=100, overlap_tokens=0))
-    assert all(b.start >= a.end for a, b in zip(no_overlap, no_overlap[1:]))
+    assert all(b.start >= a.end for a, b in itertools.pairwise(no_overlap))
 
 
 def test_a_sentence_longer_than_the_limit_is_cut_by_tokens() -> None:
@@ -59,7 +63,7 @@ def test_a_sentence_longer_than_the_limit_is_cut_by_tokens() -> None:
 
 
 def test_the_embedder_can_veto_a_chunk(articles: list[Article]) -> None:
-    fits = lambda text: len(text) <= 400  # noqa: E731 - a stand-in for a word-piece limit
+    fits = lambda text: len(text) <= 400
     chunks = chunk_article(articles[1], ChunkSettings(max_tokens=400, overlap_tokens=0), fits)
     # only a lone sentence may exceed what the embedder accepts (nothing left to split off)
     assert all(len(c.text) <= 400 for c in chunks if len(sentence_spans(c.text)) > 1)
@@ -81,7 +85,7 @@ def test_no_chunk_is_longer_than_minilm_reads(minilm_kb: object, articles: list[
 
     embedder = make_embedder("minilm")
     assert embedder.max_tokens == 256
-    fits = lambda text: embedder.token_count(text) <= embedder.max_tokens  # noqa: E731
+    fits = lambda text: embedder.token_count(text) <= embedder.max_tokens
     for settings in (ChunkSettings(), ChunkSettings(max_tokens=400, overlap_tokens=40)):
         for article in articles:
             for chunk in chunk_article(article, settings, fits):

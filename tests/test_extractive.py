@@ -130,4 +130,5 @@ def test_a_chunk_cut_mid_sentence_is_not_quoted_from_its_cut_ends() -> None:
 
 def test_terms_normalise_possessives_and_suffixes() -> None:
     assert terms("Russia's drone strikes were striking") == ["russia", "dron", "strik", "strik"]
-    assert [stem(w) for w in ("stopped", "countries", "analysis")] == ["stop", "country", "analysis"]
+    words = ("stopped", "countries", "analysis")
+    assert [stem(w) for w in words] == ["stop", "country", "analysis"]

@@ -94,8 +94,9 @@ def test_loading_with_another_embedder_is_refused(seeds_copy: Path, tmp_path: Pa
         rag.load(tmp_path / "ix", embedder="hash:32")
     with pytest.raises(IndexMismatch):
         index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(32), progress=False)
-    report = index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(32), rebuild=True,
-                          progress=False)  # fmt: skip
+    report = index_corpus(
+        [seeds_copy], tmp_path / "ix", HashEmbedder(32), rebuild=True, progress=False
+    )
     assert report.articles == 5
 
 
@@ -106,7 +107,7 @@ def test_a_corrupted_file_fails_its_checksum(seeds_copy: Path, tmp_path: Path) -
     data = bytearray(vectors.read_bytes())
     data[-5] ^= 0xFF
     vectors.write_bytes(bytes(data))
-    with pytest.raises(IndexCorrupt, match="checksum.*rebuild"):
+    with pytest.raises(IndexCorrupt, match=r"checksum.*rebuild"):
         rag.load(tmp_path / "ix")
     (tmp_path / "ix" / manifest.files["bm25"]).unlink()
     with pytest.raises(IndexCorrupt, match="missing"):
@@ -121,8 +122,12 @@ def test_missing_index(tmp_path: Path) -> None:
 def test_no_pickle_in_the_index(seeds_copy: Path, tmp_path: Path) -> None:
     index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(64), progress=False)
     names = sorted(p.name for p in (tmp_path / "ix").iterdir() if not p.name.startswith("."))
-    assert [n.split("-")[0].split(".")[0] for n in names] == ["bm25", "chunks", "manifest",
-                                                             "vectors"]  # fmt: skip
+    assert [n.split("-")[0].split(".")[0] for n in names] == [
+        "bm25",
+        "chunks",
+        "manifest",
+        "vectors",
+    ]
     json.loads((tmp_path / "ix" / "manifest.json").read_text())
 
 
@@ -131,8 +136,9 @@ def _big_corpus(folder: Path, n: int) -> None:
     for i in range(n):
         body = "\n\n".join(
             f"Report {i} paragraph {j}: the committee discussed item {i * 7 + j} at length. "
-            f"Members voted {j} times on amendment {i}." for j in range(30)
-        )  # fmt: skip
+            f"Members voted {j} times on amendment {i}."
+            for j in range(30)
+        )
         (folder / f"a{i:04d}.txt").write_text(f"Headline number {i}\n\n{body}\n")
 
 
@@ -149,10 +155,23 @@ def test_a_killed_index_run_leaves_the_previous_index_loadable(
     outcomes = set()
     for delay in (0.5, 1.0, 1.5, 2.0, 3.0, 4.0):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "index", str(big), str(seeds_copy), "--index",
-             str(ix), "--embedder", "hash:64", "--json"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "rag.cli",
+                "index",
+                str(big),
+                str(seeds_copy),
+                "--index",
+                str(ix),
+                "--embedder",
+                "hash:64",
+                "--json",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

@@ -6,6 +6,11 @@ import socket
 import time
 
 import pytest
+
+from rag.errors import BackendError, ConfigError, IncompleteResponse
+from rag.llm.base import LLM, Message
+from rag.llm.openai_backend import OpenAIConfig, OpenAILLM
+
 from fake_openai_server import (
     Echo,
     FakeOpenAIServer,
@@ -15,10 +20,6 @@ from fake_openai_server import (
     Slow,
     Truncated,
 )
-
-from rag.errors import BackendError, ConfigError, IncompleteResponse
-from rag.llm.base import LLM, Message
-from rag.llm.openai_backend import OpenAIConfig, OpenAILLM
 
 QUESTION = [Message("system", "Answer briefly."), Message("user", "Who won the match?")]
 

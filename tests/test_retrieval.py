@@ -64,9 +64,12 @@ def test_mmr_diversifies(hash_kb: rag.KnowledgeBase) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"k": 0}, "k must be between 1 and 1000, got 0"), ({"mode": "fuzzy"}, "mode must be one of"),
-     ({"mmr": 1.5}, "mmr lambda must be in")],
-)  # fmt: skip
+    [
+        ({"k": 0}, "k must be between 1 and 1000, got 0"),
+        ({"mode": "fuzzy"}, "mode must be one of"),
+        ({"mmr": 1.5}, "mmr lambda must be in"),
+    ],
+)
 def test_bad_options_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InputError, match=message):
         SearchOptions(**kwargs)  # type: ignore[arg-type]

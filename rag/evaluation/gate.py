@@ -1,0 +1,73 @@
+"""The gate: scores against the thresholds in eval/thresholds.json, per backend.
+
+The file maps a backend to ``{"min": {score: bound}, "max": {score: bound}}``:
+a score in ``min`` fails below its bound, one in ``max`` fails above it. Other keys
+(``"note"``, ``"limit"``) are for people. A score that the run could not measure
+(None, e.g. refusal recall on a slice without unanswerable questions) is skipped.
+
+>>> check_gate({"hit_at_k": 0.9, "false_refusal_rate": 0.2},
+...            {"min": {"hit_at_k": 0.95}, "max": {"false_refusal_rate": 0.3}})[0]
+Check(score='hit_at_k', value=0.9, bound=0.95, direction='min', passed=False)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+from rag.evaluation.scores import SCORE_NAMES
+
+
+@dataclass(frozen=True)
+class Check:
+    score: str
+    value: float | None
+    bound: float
+    direction: str  # "min" or "max"
+    passed: bool
+
+
+def load_thresholds(path: str | Path, backend: str) -> dict[str, Any]:
+    """The thresholds of one backend, validated; ConfigError names what is wrong."""
+    file = Path(path)
+    try:
+        table = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read the thresholds file {str(file)!r}: {exc}") from exc
+    if not isinstance(table, dict) or backend not in table:
+        known = ", ".join(table) if isinstance(table, dict) else "none"
+        raise ConfigError(f"{str(file)!r} has no thresholds for backend {backend!r}; has: {known}")
+    entry = table[backend]
+    for direction in ("min", "max"):
+        bounds = entry.get(direction, {})
+        unknown = sorted(set(bounds) - set(SCORE_NAMES))
+        if unknown:
+            raise ConfigError(
+                f"{str(file)!r}: unknown score(s) {unknown} for {backend!r}; "
+                f"known: {', '.join(SCORE_NAMES)}"
+            )
+        if not all(isinstance(v, int | float) for v in bounds.values()):
+            raise ConfigError(f"{str(file)!r}: {backend!r} {direction} bounds must be numbers")
+    return dict(entry)
+
+
+def check_gate(scores: Mapping[str, Any], thresholds: Mapping[str, Any]) -> list[Check]:
+    """One check per bound; ``passed`` is True for a score the run could not measure."""
+    checks = []
+    for direction in ("min", "max"):
+        for name, bound in thresholds.get(direction, {}).items():
+            value = scores.get(name)
+            if value is None:
+                passed = True
+            else:
+                passed = value >= bound if direction == "min" else value <= bound
+            checks.append(Check(name, value, float(bound), direction, passed))
+    return checks
+
+
+def gate_passed(checks: list[Check]) -> bool:
+    return all(c.passed for c in checks)

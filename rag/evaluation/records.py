@@ -1,0 +1,136 @@
+"""Typed question records and their loader, which validates every line.
+
+>>> line = '{"id": "q1", "question": "Who?", "answerable": true, "answers": ["Esper"],'
+>>> line += ' "evidence": "Mark Esper admitted it", "article": "Kabul", "kind": "factual"}'
+>>> q = parse_question(line, 1)
+>>> q.id, q.answers, q.spans
+('q1', ('Esper',), ('Mark Esper admitted it',))
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.errors import InputError
+
+ANSWERABLE_KINDS = ("factual", "paraphrase", "number", "date", "multi_article", "followup")
+UNANSWERABLE_KINDS = (
+    "unanswerable_absent",
+    "unanswerable_false_premise",
+    "unanswerable_out_of_corpus",
+    "unanswerable_injection",
+)
+KINDS = ANSWERABLE_KINDS + UNANSWERABLE_KINDS
+
+
+@dataclass(frozen=True)
+class Question:
+    """One line of eval/questions.jsonl (see eval/README.md, "Record format")."""
+
+    id: str
+    question: str
+    answerable: bool
+    kind: str
+    article: str = ""
+    answers: tuple[str, ...] = ()
+    evidence: str = ""
+    evidence_all: tuple[str, ...] = ()
+    history: tuple[dict[str, str], ...] = ()
+
+    @property
+    def spans(self) -> tuple[str, ...]:
+        """Every evidence span: both of a two-article item, else the one ``evidence``."""
+        return self.evidence_all or ((self.evidence,) if self.evidence else ())
+
+
+def load_questions(path: str | Path, limit: int | None = None) -> list[Question]:
+    """Read and validate a questions file; ``limit`` keeps only the first N questions."""
+    file = Path(path)
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be 1 or more, got {limit}")
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the questions file {str(file)!r}: {exc}") from exc
+    questions = [parse_question(line, n) for n, line in enumerate(lines, 1) if line.strip()]
+    if not questions:
+        raise InputError(f"the questions file {str(file)!r} holds no questions")
+    _check_unique([q.id for q in questions], file)
+    return questions[:limit] if limit else questions
+
+
+def parse_question(line: str, line_no: int) -> Question:
+    """One JSON line -> a :class:`Question`, or an InputError naming the line and field."""
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"questions line {line_no}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(raw, dict):
+        raise InputError(f"questions line {line_no}: expected a JSON object, got {line:.60}")
+    where = f"questions line {line_no} ({raw.get('id', 'no id')})"
+    question = Question(
+        id=_text(raw, "id", where),
+        question=_text(raw, "question", where),
+        answerable=_flag(raw, where),
+        kind=_kind(raw, where),
+        article=str(raw.get("article") or ""),
+        answers=_texts(raw, "answers", where),
+        evidence=str(raw.get("evidence") or ""),
+        evidence_all=_texts(raw, "evidence_all", where),
+        history=_history(raw, where),
+    )
+    if question.answerable and not (question.answers and question.spans):
+        raise InputError(f"{where}: an answerable question needs 'answers' and 'evidence'")
+    return question
+
+
+def _text(raw: dict[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{where}: {key!r} must be non-empty text, got {value!r:.60}")
+    return value
+
+
+def _flag(raw: dict[str, Any], where: str) -> bool:
+    value = raw.get("answerable")
+    if not isinstance(value, bool):
+        raise InputError(f"{where}: 'answerable' must be true or false, got {value!r}")
+    return value
+
+
+def _kind(raw: dict[str, Any], where: str) -> str:
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise InputError(f"{where}: unknown kind {kind!r}; known: {', '.join(KINDS)}")
+    if (kind in ANSWERABLE_KINDS) != raw.get("answerable"):
+        raise InputError(f"{where}: kind {kind!r} disagrees with answerable={raw['answerable']}")
+    return str(kind)
+
+
+def _texts(raw: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise InputError(f"{where}: {key!r} must be a list of non-empty strings, got {value!r:.60}")
+    return tuple(value)
+
+
+def _history(raw: dict[str, Any], where: str) -> tuple[dict[str, str], ...]:
+    turns = raw.get("history", [])
+    ok = isinstance(turns, list) and all(
+        isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(
+            t.get("content"), str) for t in turns
+    )  # fmt: skip
+    if not ok:
+        raise InputError(f"{where}: 'history' must be [{{role, content}}, ...], got {turns!r:.60}")
+    return tuple({"role": t["role"], "content": t["content"]} for t in turns)
+
+
+def _check_unique(ids: list[str], file: Path) -> None:
+    seen: set[str] = set()
+    for qid in ids:
+        if qid in seen:
+            raise InputError(f"the questions file {str(file)!r} repeats the id {qid!r}")
+        seen.add(qid)

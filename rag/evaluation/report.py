@@ -1,0 +1,99 @@
+"""The report of a run: report.json for machines, report.md for people, failures.txt.
+
+``report.json`` holds ``settings``, ``scores`` (overall), ``by_kind``, ``gate`` and
+``questions`` (one record per question, as :class:`QuestionResult` plus
+``citations_ok``), so ``rag eval --compare`` can read it back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rag.evaluation.gate import Check
+from rag.evaluation.scoring import QuestionResult
+
+Row = tuple[str, ...]
+
+
+def question_record(result: QuestionResult) -> dict[str, Any]:
+    return {**asdict(result), "citations_ok": result.citations_ok}
+
+
+def fmt(name: str, value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if name.startswith("latency"):
+        return f"{value:.3f} s"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.3f}"
+
+
+def score_rows(scores: Mapping[str, Any], checks: Sequence[Check] = ()) -> list[Row]:
+    """(score, value, gate) rows; the gate column is empty for scores without a bound."""
+    gate = {c.score: c for c in checks}
+    rows: list[Row] = []
+    for name, value in scores.items():
+        check = gate.get(name)
+        verdict = ""
+        if check is not None:
+            sign = ">=" if check.direction == "min" else "<="
+            verdict = f"{sign} {check.bound:.2f} {'ok' if check.passed else 'FAIL'}"
+        rows.append((name, fmt(name, value), verdict))
+    return rows
+
+
+def text_table(header: Row, rows: Sequence[Row]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            for r in [header, *rows]]  # fmt: skip
+
+
+def md_table(header: Row, rows: Sequence[Row]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+
+
+def markdown(report: Mapping[str, Any], checks: Sequence[Check], comparison: Sequence[str]) -> str:
+    settings, scores = report["settings"], report["scores"]
+    judge_row = tuple(fmt("", scores[k]) for k in
+                      ("citation_recall", "judge_citation_recall", "judge_agreement"))  # fmt: skip
+    kinds = [(kind, str(v["questions"]), fmt("", v["hit_at_k"]), fmt("", v["correct"]),
+              fmt("", v["abstained"])) for kind, v in report["by_kind"].items()]  # fmt: skip
+    failures = failure_lines_from(report["questions"])
+    out = [
+        f"# Evaluation report: {settings['backend']}", "",
+        *md_table(("setting", "value"), [(k, str(v)) for k, v in settings.items()]), "",
+        "## Scores", "", "![scores](chart.png)", "",
+        *md_table(("score", "value", "gate"), score_rows(scores, checks)), "",
+        "## Citation support: rule and judge", "",
+        *md_table(("citation recall (rule)", "citation recall (judge)", "agreement"), [judge_row]),
+        "", "## By kind", "",
+        *md_table(("kind", "questions", "hit@k", "correct", "abstained"), kinds), "",
+        f"## Failures ({len(failures)})", "", *(f"- {line}" for line in failures), "",
+    ]  # fmt: skip
+    if comparison:
+        out += ["## Compared with the earlier report", "", "```", *comparison, "```", ""]
+    return "\n".join(out)
+
+
+def failure_lines_from(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [
+        f"{r['id']} [{r['kind']}] {'; '.join(r['failures'])}: {r['question']} -> "
+        + " ".join(r["answer"].split())[:160]
+        for r in records
+        if r["failures"]
+    ]
+
+
+def write_files(out_dir: Path, report: Mapping[str, Any], md: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    (out_dir / "report.json").write_text(text + "\n", encoding="utf-8")
+    (out_dir / "report.md").write_text(md, encoding="utf-8")
+    lines = failure_lines_from(report["questions"])
+    (out_dir / "failures.txt").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")

@@ -1,0 +1,164 @@
+"""``rag eval``: the question set through ``kb.ask``, scored, reported, gated, compared.
+
+>>> # rag eval --index /tmp/evalidx --backend extractive --gate
+>>> # settings = Settings(index="/tmp/evalidx", backend="extractive", progress=False)
+>>> # run(rag.load(settings.index), settings).scores.correct
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from rag.backends import backend_name
+from rag.errors import InputError
+from rag.evaluation import report as rep
+from rag.evaluation.chart import draw_chart
+from rag.evaluation.compare import compare, format_comparison, load_report
+from rag.evaluation.gate import Check, check_gate, gate_passed, load_thresholds
+from rag.evaluation.judge import Judge, make_judge
+from rag.evaluation.records import Question, load_questions
+from rag.evaluation.scores import Scores, by_kind, overall
+from rag.evaluation.scoring import QuestionResult, score_answer
+from rag.kb import KnowledgeBase
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``rag eval`` was asked to do (the argparse Namespace, typed and checked)."""
+
+    questions: str = "eval/questions.jsonl"
+    index: str = "index"
+    backend: str = "extractive"
+    k: int = 5
+    out: str = "eval/reports"
+    compare: str | None = None
+    limit: int | None = None
+    judge: str | None = None
+    gate: bool = False
+    thresholds: str | None = None  # default: thresholds.json beside the questions file
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.k <= 1000:
+            raise InputError(f"-k must be between 1 and 1000, got {self.k}")
+        if self.limit is not None and self.limit < 1:
+            raise InputError(f"--limit must be 1 or more, got {self.limit}")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Settings:
+        known = {k: v for k, v in vars(args).items() if k in cls.__dataclass_fields__}
+        known["backend"] = backend_name(getattr(args, "backend", None))
+        return cls(**{k: v for k, v in known.items() if v is not None or k == "judge"})
+
+    @property
+    def thresholds_file(self) -> Path:
+        return Path(self.thresholds or Path(self.questions).with_name("thresholds.json"))
+
+
+@dataclass
+class Outcome:
+    scores: Scores
+    results: list[QuestionResult]
+    checks: list[Check] = field(default_factory=list)
+    comparison: list[str] = field(default_factory=list)
+    out_dir: Path = Path()
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if gate_passed(self.checks) else 1
+
+
+def main(args: argparse.Namespace) -> int:
+    """The ``rag eval`` command: 0, or 1 when ``--gate`` finds a score below its threshold."""
+    import rag
+
+    settings = Settings.from_args(args)
+    load_questions(settings.questions, settings.limit)  # a bad file fails before the index loads
+    outcome = run(rag.load(settings.index), settings)
+    return outcome.exit_code if settings.gate else 0
+
+
+def run(kb: KnowledgeBase, settings: Settings, judge: Judge | None = None) -> Outcome:
+    """Evaluate, print the score table, write the report files; ``judge`` overrides --judge."""
+    questions = load_questions(settings.questions, settings.limit)
+    # Everything that can fail on a bad argument fails before the slow part.
+    thresholds = {}
+    if settings.gate:
+        thresholds = load_thresholds(settings.thresholds_file, settings.backend)
+    old = load_report(settings.compare) if settings.compare else None
+    judge = judge if judge is not None else make_judge(kb, settings.judge)
+    started = time.perf_counter()
+    results = evaluate(kb, questions, settings.backend, settings.k, judge, settings.progress)
+    scores = overall(results)
+    outcome = Outcome(scores, results, check_gate(scores.as_dict(), thresholds))
+    report = build_report(kb, settings, outcome, time.perf_counter() - started, judge)
+    if old is not None:
+        outcome.comparison = format_comparison(compare(old, report))
+    outcome.out_dir = write(Path(settings.out), report, outcome, thresholds)
+    show(outcome, settings)
+    return outcome
+
+
+def evaluate(
+    kb: KnowledgeBase,
+    questions: Sequence[Question],
+    backend: str,
+    k: int = 5,
+    judge: Judge | None = None,
+    progress: bool = False,
+) -> list[QuestionResult]:
+    """Ask every question through ``kb.ask`` (the chat's own path) and score the answers."""
+    results = []
+    for q in tqdm(questions, desc=f"eval {backend}", unit="q", disable=not progress):
+        answer = kb.ask(q.question, history=list(q.history) or None, backend=backend, k=k)
+        results.append(score_answer(q, answer, k, judge))
+    return results
+
+
+def build_report(
+    kb: KnowledgeBase, settings: Settings, outcome: Outcome, seconds: float, judge: Judge | None
+) -> dict[str, Any]:
+    meta = {**asdict(settings), "judge": judge.name if judge else None,
+            "embedder": kb.embedder.name, "questions_run": len(outcome.results),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(seconds, 1)}  # fmt: skip
+    meta.pop("progress")
+    return {
+        "settings": meta,
+        "scores": outcome.scores.as_dict(),
+        "by_kind": by_kind(outcome.results),
+        "gate": [asdict(c) for c in outcome.checks],
+        "questions": [rep.question_record(r) for r in outcome.results],
+    }
+
+
+def write(
+    out_dir: Path, report: dict[str, Any], outcome: Outcome, thresholds: dict[str, Any]
+) -> Path:
+    md = rep.markdown(report, outcome.checks, outcome.comparison)
+    rep.write_files(out_dir, report, md)
+    title = f"{report['settings']['backend']}: {len(outcome.results)} questions"
+    draw_chart(report["scores"], title, out_dir / "chart.png", thresholds.get("min"))
+    return out_dir
+
+
+def show(outcome: Outcome, settings: Settings) -> None:
+    rows = rep.score_rows(outcome.scores.as_dict(), outcome.checks)
+    print("\n".join(rep.text_table(("score", "value", "gate"), rows)))
+    if outcome.comparison:
+        print("\n" + "\n".join(outcome.comparison))
+    failed = sum(bool(r.failures) for r in outcome.results)
+    print(f"\n{failed} of {len(outcome.results)} questions failed (see failures.txt); "
+          f"report in {outcome.out_dir}: report.md, report.json, chart.png")  # fmt: skip
+    if settings.gate:
+        bad = [f"{c.score} {c.value:.3f} vs {c.bound:.2f}" for c in outcome.checks
+               if not c.passed and c.value is not None]  # fmt: skip
+        print("gate: passed" if not bad else f"gate: FAILED ({'; '.join(bad)})")

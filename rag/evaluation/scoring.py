@@ -1,0 +1,108 @@
+"""One question's :class:`~rag.types.Answer` -> one scored :class:`QuestionResult`.
+
+The record keeps what a reader needs to see why the question failed: the answer,
+the retrieved chunk ids, the evidence ranks, every claim with its verdicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rag.evaluation import metrics
+from rag.evaluation.judge import Judge
+from rag.evaluation.records import Question
+from rag.evaluation.support import ClaimScore, score_claims
+from rag.types import Answer
+
+WRONG_PASSAGE = "wrong passage retrieved"
+WRONG_ANSWER = "wrong answer"
+UNSUPPORTED = "unsupported citation"
+SHOULD_REFUSE = "should have refused"
+SHOULD_NOT_REFUSE = "should not have refused"
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    kind: str
+    question: str
+    answerable: bool
+    answer: str
+    abstained: bool
+    retrieved: list[str]  # chunk ids of Answer.sources, in rank order
+    evidence_ranks: list[int]  # 1-based ranks of the retrieved chunks holding evidence
+    spans_found: int  # evidence spans found among them (of len(question.spans))
+    spans_total: int
+    hit: bool | None  # None for unanswerable questions (no evidence to find)
+    reciprocal_rank: float | None
+    correct: bool | None  # None for unanswerable questions
+    claims: list[ClaimScore] = field(default_factory=list)
+    citation_recall: float | None = None  # None when the answer makes no claim
+    citation_precision: float | None = None  # None when the answer cites nothing
+    judge_recall: float | None = None  # None without a judge or a claim
+    latency: float = 0.0  # Answer.timings["total"], seconds
+    tokens: int = 0
+    incomplete: bool = False
+    dropped_citations: list[int] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def citations_ok(self) -> bool | None:
+        """All claims supported and all citations supporting; None without claims."""
+        if self.citation_recall is None:
+            return None
+        return self.citation_recall == 1.0 and self.citation_precision in (None, 1.0)
+
+
+def score_answer(
+    question: Question, answer: Answer, k: int, judge: Judge | None = None
+) -> QuestionResult:
+    """Score one answer; ``k`` is the number of passages that were asked for."""
+    passages = [h.text for h in answer.sources]
+    ranks = metrics.evidence_ranks(passages, question.spans)
+    claims = score_claims(answer, question)
+    if judge is not None:
+        for claim in claims:
+            claim.judge = _verdict(judge, claim, answer)
+    answerable = question.answerable
+    result = QuestionResult(
+        id=question.id, kind=question.kind, question=question.question, answerable=answerable,
+        answer=answer.text, abstained=answer.abstained,
+        retrieved=[h.chunk_id for h in answer.sources], evidence_ranks=ranks,
+        spans_found=metrics.spans_found(passages, question.spans),
+        spans_total=len(question.spans),
+        hit=metrics.hit_at_k(ranks, k) if answerable else None,
+        reciprocal_rank=metrics.reciprocal_rank(ranks) if answerable else None,
+        correct=metrics.is_correct(answer.text, answer.abstained, question.answers)
+        if answerable else None,
+        claims=claims, citation_recall=metrics.citation_recall(claims),
+        citation_precision=metrics.citation_precision(claims),
+        judge_recall=metrics.judge_recall(claims) if judge is not None else None,
+        latency=float(answer.timings.get("total", 0.0)), tokens=answer.tokens,
+        incomplete=answer.incomplete, dropped_citations=list(answer.dropped_citations),
+    )  # fmt: skip
+    result.failures = failures(result)
+    return result
+
+
+def _verdict(judge: Judge, claim: ClaimScore, answer: Answer) -> bool | None:
+    if not claim.citations:
+        return None  # not asked: an uncited claim is unsupported by both measures
+    by_number = {c.n: c.hit.text for c in answer.citations}
+    return judge.supports(claim.text, [by_number[n] for n in claim.citations if n in by_number])
+
+
+def failures(result: QuestionResult) -> list[str]:
+    """What went wrong, in pipeline order; empty when the question passed."""
+    found = []
+    if result.hit is False:
+        found.append(WRONG_PASSAGE)
+    if result.answerable and result.abstained:
+        found.append(SHOULD_NOT_REFUSE)
+    elif result.correct is False:
+        found.append(WRONG_ANSWER)
+    if result.citations_ok is False:
+        found.append(UNSUPPORTED)
+    if not result.answerable and not result.abstained:
+        found.append(SHOULD_REFUSE)
+    return found

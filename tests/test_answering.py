@@ -1,0 +1,145 @@
+"""The answer pipeline with a scripted LLM: citations, abstention, follow-ups, bad input."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import pytest
+
+import rag
+from rag.answerer import LLMAnswerer
+from rag.answering import Renumberer, clean_question, standalone_query
+from rag.errors import InputError
+from rag.llm.base import Message
+from rag.llm.scripted import ScriptedLLM
+from rag.prompting import REFUSAL
+from rag.types import Answer
+
+WITKOFF = "What did Steve Witkoff call the coalition, a posture and a pose?"
+
+
+def _kb_with(kb: rag.KnowledgeBase, llm: ScriptedLLM) -> rag.KnowledgeBase:
+    kb.use_answerer(LLMAnswerer(llm))
+    return kb
+
+
+def _source_number(messages: Sequence[Message], needle: str) -> int:
+    """The number the prompt gave to the source holding ``needle``."""
+    prompt = messages[-1].content
+    opening = re.findall(r'<source id="(\d+)"', prompt[: prompt.index(needle)])
+    return int(opening[-1])
+
+
+def test_answer_cites_the_source_the_llm_used(hash_kb: rag.KnowledgeBase) -> None:
+    def reply(messages: Sequence[Message]) -> str:
+        n = _source_number(messages, "a posture and a pose")
+        return f'Witkoff called it "a posture and a pose" [{n}].'
+
+    answer = _kb_with(hash_kb, ScriptedLLM(reply)).ask(WITKOFF, backend="scripted")
+    assert not answer.abstained
+    assert answer.text == 'Witkoff called it "a posture and a pose" [1].'
+    assert [c.n for c in answer.citations] == [1]
+    assert "a posture and a pose" in answer.citations[0].hit.text
+    assert answer.backend == "scripted" and answer.timings["total"] > 0
+
+
+def test_streamed_text_matches_the_final_numbering(hash_kb: rag.KnowledgeBase) -> None:
+    kb = _kb_with(hash_kb, ScriptedLLM("First claim here [4]. Second claim here [2, 9]."))
+    pieces = list(kb.stream(WITKOFF, backend="scripted"))
+    final = pieces[-1]
+    assert isinstance(final, Answer)
+    streamed = "".join(p for p in pieces if isinstance(p, str))
+    assert streamed.strip() == final.text == "First claim here [1]. Second claim here [2]."
+    assert final.dropped_citations == [9]
+    assert [c.hit.chunk_id for c in final.citations] == [
+        final.sources[3].chunk_id,
+        final.sources[1].chunk_id,
+    ]
+
+
+def test_claims_without_citations_are_flagged(hash_kb: rag.KnowledgeBase) -> None:
+    kb = _kb_with(
+        hash_kb, ScriptedLLM("Witkoff mocked the plan [1]. Europe will win the war easily.")
+    )
+    answer = kb.ask(WITKOFF, backend="scripted")
+    assert answer.unsupported == ["Europe will win the war easily."]
+
+
+def test_the_models_refusal_becomes_an_abstention(hash_kb: rag.KnowledgeBase) -> None:
+    kb = _kb_with(hash_kb, ScriptedLLM("I cannot find that in the sources."))
+    answer = kb.ask("What is the population of Kabul?", backend="scripted")
+    assert answer.abstained and answer.citations == [] and answer.text == REFUSAL
+
+
+def test_weak_evidence_abstains_without_calling_the_backend(hash_kb: rag.KnowledgeBase) -> None:
+    llm = ScriptedLLM("should not be called [1].")
+    kb = _kb_with(hash_kb, llm)
+    kept = kb.policy
+    kb.policy = rag.kb.AbstainPolicy(min_dense=1.01)  # nothing can pass
+    try:
+        answer = kb.ask(WITKOFF, backend="scripted")
+    finally:
+        kb.policy = kept
+    assert answer.abstained and llm.calls == []
+
+
+def test_an_incomplete_stream_is_marked(hash_kb: rag.KnowledgeBase) -> None:
+    kb = _kb_with(hash_kb, ScriptedLLM("Witkoff called it a pose [1]", incomplete=True))
+    answer = kb.ask(WITKOFF, backend="scripted")
+    assert answer.incomplete and answer.citations
+
+
+def test_follow_up_is_made_standalone(hash_kb: rag.KnowledgeBase) -> None:
+    history = [
+        Message("user", "Who is in the coalition of the willing?"),
+        Message("assistant", "The UK and France lead it [1]."),
+    ]
+    query = standalone_query("And what did Meloni say about it?", history)
+    assert "Meloni" in query and "coalition of the willing" in query
+    assert standalone_query("How many drones does Ukraine make a month?", history) == (
+        "How many drones does Ukraine make a month?"
+    )
+    llm = ScriptedLLM("She called it risky [1].")
+    kb = _kb_with(hash_kb, llm)
+    answer = kb.ask("And what did Meloni say about it?", history=history, backend="scripted")
+    assert "coalition" in answer.query
+    roles = [m.role for m in llm.calls[-1]]
+    assert roles.count("assistant") == 1  # the history reached the model
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("", "empty"),
+        ("  \n\t ", "empty"),
+        ("x" * 100_000, "100,000 characters"),
+        ("\x00\x01\x02", "empty"),
+    ],
+)
+def test_bad_questions_get_a_clear_error(question: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        clean_question(question)
+
+
+def test_control_characters_and_other_languages(hash_kb: rag.KnowledgeBase) -> None:
+    assert clean_question("Who\x00 is\x07 Witkoff?\x1b") == "Who is Witkoff?"
+    kb = _kb_with(hash_kb, ScriptedLLM(REFUSAL))
+    for question in ("Что сказал Уиткофф о коалиции?", "ウクライナのドローンは何機?", "¿Quién?"):
+        answer = kb.ask(question, backend="scripted")
+        assert answer.abstained or answer.text  # a clear answer either way, no exception
+
+
+def test_history_must_have_roles() -> None:
+    from rag.answering import as_messages
+
+    with pytest.raises(InputError, match="role"):
+        as_messages([{"role": "robot", "content": "x"}])
+    assert as_messages([{"role": "user", "content": "hi"}]) == [Message("user", "hi")]
+
+
+def test_renumberer_handles_markers_split_across_pieces() -> None:
+    r = Renumberer(n_sources=5)
+    out = r.feed("Claim [") + r.feed("3") + r.feed("]. Other [1") + r.feed(", 3]. Bad [8].")
+    out += r.flush()
+    assert out == "Claim [1]. Other [2][1]. Bad ."

@@ -1,0 +1,171 @@
+"""The chat in the browser: a Gradio 6 app over :class:`rag.kb.KnowledgeBase`.
+
+``rag chat`` calls :func:`serve`; Python callers and tests use :func:`build_app`::
+
+    import rag
+    from ui.app import build_app, launch
+    demo = build_app(rag.load("index"), backend="extractive")
+    launch(demo, port=7860)          # http://127.0.0.1:7860
+
+Programs use the ``ask`` endpoint with ``gradio_client``::
+
+    from gradio_client import Client
+    answer = Client("http://127.0.0.1:7860/").predict(
+        "What did Trump's special envoy call the coalition?", "extractive", 5, api_name="/ask")
+    answer["answer"], [c["title"] for c in answer["citations"]]
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+import rag
+from rag.backends import BACKENDS, backend_name
+from rag.cli import answer_json
+from rag.errors import IndexNotFound, RagError
+from rag.kb import KnowledgeBase
+from ui.chat import Turn, messages, respond
+from ui.examples import example_questions
+from ui.render import markdown_text
+
+log = logging.getLogger(__name__)
+
+# Answers run in Gradio's worker threads, at most this many at once over all sessions.
+# The local model serialises generation itself (llama.cpp is not re-entrant: one lock),
+# so extra workers only wait there; extractive and OpenAI-server answers do run side by
+# side. 4 keeps a small machine responsive; later requests queue, up to QUEUE_SIZE.
+CONCURRENCY = 4
+QUEUE_SIZE = 64
+MAX_K = 20
+INTRO = (
+    "# Ask the news\n"
+    "Answers come only from the indexed articles, with numbered citations; "
+    "each answer is followed by its sources, the cited sentence highlighted. "
+    "When the articles don't hold the answer, it says so."
+)
+CSS = """
+.rag-sources summary { cursor: pointer; font-weight: 600; margin-top: .5em; }
+.rag-source { border-left: 3px solid var(--color-accent); padding: .3em .7em; margin: .5em 0; }
+.rag-source-file { font-size: .85em; opacity: .8; }
+.rag-passage { font-size: .9em; margin-top: .3em; }
+.rag-passage mark { background: #fde68a; color: inherit; padding: 0 .1em; }
+"""
+# System fonts only: the default theme would fetch Google Fonts, and we run offline.
+THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
+    """The chat app over ``kb``; ``backend`` is the initial choice (default: $RAG_BACKEND/local)."""
+    default = backend_name(backend)
+    with gr.Blocks(title="Ask the news", analytics_enabled=False) as demo:
+        gr.Markdown(INTRO)
+        turns = gr.State([])  # per browser session: Gradio deep-copies it for each visitor
+        with gr.Row():
+            with gr.Column(scale=4):
+                chatbot, question, send = _chat_column(kb)
+            with gr.Column(scale=1, min_width=220):
+                choice, k = _settings_column(kb, default)
+        inputs = [question, turns, choice, k]
+        outputs = [chatbot, turns, question]
+        for trigger in (question.submit, send.click):
+            trigger(_answer_handler(kb), inputs, outputs, api_name=False, concurrency_id="answer")
+        chatbot.clear(lambda: [], None, turns, api_name=False)
+        gr.api(_ask_endpoint(kb, default), api_name="ask", concurrency_id="answer")
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    return demo
+
+
+def _chat_column(kb: KnowledgeBase) -> tuple[gr.Chatbot, gr.Textbox, gr.Button]:
+    chatbot = gr.Chatbot(
+        label="Chat", elem_id="chat", height=560, latex_delimiters=[], allow_tags=False,
+        feedback_options=None, buttons=["copy"], placeholder="Ask a question about the articles.",
+    )  # fmt: skip
+    with gr.Row():
+        question = gr.Textbox(
+            show_label=False, placeholder="Ask about the articles…", elem_id="question",
+            scale=5, max_lines=4, autofocus=True,
+        )  # fmt: skip
+        send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+    examples = example_questions(kb)
+    if examples:
+        gr.Examples([[q] for q in examples], inputs=[question], label="Examples from the articles")
+    return chatbot, question, send
+
+
+def _settings_column(kb: KnowledgeBase, default: str) -> tuple[gr.Dropdown, gr.Slider]:
+    gr.Markdown("### Settings")
+    choice = gr.Dropdown(list(BACKENDS), value=default, label="Backend", elem_id="backend",
+                         info="local: llama.cpp · openai: API server · extractive: no LLM")  # fmt: skip
+    k = gr.Slider(1, MAX_K, value=5, step=1, label="Passages searched (top-k)", elem_id="top-k")
+    articles = len(kb.articles())
+    gr.Markdown(markdown_text(f"Index: {articles} articles, {len(kb.store)} passages, "
+                              f"embedder {kb.embedder.name}."))  # fmt: skip
+    return choice, k
+
+
+def _answer_handler(kb: KnowledgeBase) -> Any:
+    def answer(
+        question: str, turns: list[Turn], backend: str, k: float
+    ) -> Iterator[tuple[list[dict[str, Any]], list[Turn], str]]:
+        for current in respond(kb, question, turns or [], backend, int(k)):
+            yield messages(current), current, ""
+
+    return answer
+
+
+def _ask_endpoint(kb: KnowledgeBase, default: str) -> Any:
+    def ask(question: str, backend: str = "", k: int = 5) -> dict[str, Any]:
+        """Answer one question (no history); returns the answer, citations and timings as JSON."""
+        try:
+            return answer_json(kb.ask(question, backend=backend or default, k=int(k)))
+        except RagError as error:
+            raise gr.Error(str(error)) from error
+
+    return ask
+
+
+def launch(
+    demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True
+) -> str:
+    """Serve ``demo`` locally: no share link, no extra file access; returns the local URL."""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on %s: anyone who can reach this host can use the chat", host)
+    _, url, _ = demo.launch(
+        server_name=host, server_port=port, share=False, inbrowser=False,
+        prevent_thread_lock=not block, show_error=False, allowed_paths=[],
+        max_file_size="1kb",  # the app takes no uploads; Gradio's upload route stays tiny
+        ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
+        theme=THEME, css=CSS, quiet=not block, footer_links=["api"],
+    )  # fmt: skip
+    return str(url)
+
+
+def open_index(index_dir: str | Path, seeds: str | Path) -> KnowledgeBase:
+    """Load the index, or build it from ``seeds`` first when there is none."""
+    try:
+        return rag.load(index_dir)
+    except IndexNotFound:
+        print(f"No index in {index_dir}: indexing {seeds} first (the first time takes a minute)…",
+              file=sys.stderr, flush=True)  # fmt: skip
+        kb = rag.build(seeds, index_dir, progress=True)
+        if kb.report is not None:
+            print(f"Indexed {kb.report.articles} articles into {index_dir}.", file=sys.stderr)
+        return kb
+
+
+def serve(
+    index_dir: str | Path = "index",
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    backend: str | None = None,
+    seeds: str | Path = "seeds",
+) -> None:
+    """``rag chat``: open (or build) the index and serve the chat until interrupted."""
+    kb = open_index(index_dir, seeds)
+    launch(build_app(kb, backend), host, port, block=True)

@@ -1,0 +1,136 @@
+"""One chat turn: stream an answer from the knowledge base into chat messages.
+
+A conversation is a list of :class:`Turn` kept in the browser session's
+``gr.State`` (one copy per session, never module-level), so two people chatting
+at once never see each other's history. The Chatbot only shows what the turns
+render to; the history given to ``kb.stream`` is the raw text of the turns that
+were answered, not the escaped HTML on screen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rag.errors import RagError
+from rag.kb import KnowledgeBase
+from rag.types import Answer
+from ui.render import markdown_text, sources_html
+
+log = logging.getLogger(__name__)
+
+THINKING = "…"
+LOADING = "⏳ Loading the local model (first time only)…"
+ABSTAINED = (
+    "**The articles don't say.** I could not find this in the indexed articles, "
+    "so I won't guess. Try rephrasing, or ask about something the articles cover."
+)
+BUG = (
+    "⚠️ Something went wrong while answering (the details are in the server log). "
+    "Please try again, or pick another backend in Settings."
+)
+
+Messages = list[dict[str, Any]]
+
+
+@dataclass
+class Turn:
+    """One question and what was shown for it; ``answer`` is empty unless it was answered."""
+
+    question: str
+    display: str  # Markdown/HTML for the Chatbot (escaped)
+    answer: str = ""  # the raw answer text, for the history of follow-ups
+    ok: bool = False  # False for errors: they stay on screen but out of the history
+
+
+def history(turns: list[Turn]) -> list[dict[str, str]]:
+    """The answered turns as messages dicts, for ``kb.stream(history=...)``."""
+    out = []
+    for turn in turns:
+        if turn.ok:
+            out.append({"role": "user", "content": turn.question})
+            out.append({"role": "assistant", "content": turn.answer})
+    return out
+
+
+def messages(turns: list[Turn]) -> Messages:
+    """What the Chatbot shows (Gradio messages format)."""
+    out: Messages = []
+    for turn in turns:
+        out.append({"role": "user", "content": markdown_text(turn.question)})
+        out.append({"role": "assistant", "content": turn.display})
+    return out
+
+
+def answer_display(answer: Answer) -> str:
+    """The final answer: text, honest notes, then its sources."""
+    if answer.abstained:
+        return ABSTAINED
+    notes = []
+    if answer.incomplete:
+        notes.append("_(The answer was cut off: the backend stopped before it finished.)_")
+    if answer.unsupported:
+        notes.append(f"_({len(answer.unsupported)} sentence(s) above cite no source.)_")
+    body = "\n\n".join([markdown_text(answer.text), *notes])
+    sources = sources_html(answer)
+    return f"{body}\n\n{sources}" if sources else body
+
+
+def error_display(error: RagError) -> str:
+    return f"⚠️ {markdown_text(str(error))}\n\nThe chat still works: ask again or pick another backend."
+
+
+def respond(
+    kb: KnowledgeBase, question: str, turns: list[Turn], backend: str, k: int
+) -> Iterator[list[Turn]]:
+    """Yield the conversation after each step: question shown, text streamed, final answer."""
+    question = (question or "").strip()
+    if not question:
+        return
+    turn = Turn(question, THINKING)
+    turns = [*turns, turn]  # a new list: the session's state is replaced, never shared
+    yield turns
+    try:
+        yield from _load_if_needed(kb, backend, turns, turn)
+        yield from _stream(kb, question, history(turns[:-1]), backend, k, turns, turn)
+    except RagError as error:
+        turn.display, turn.ok = error_display(error), False
+        yield turns
+    except Exception:  # a bug: keep the chat alive, log the traceback for the operator
+        log.exception("answering %r with backend %r failed", question, backend)
+        turn.display, turn.ok = BUG, False
+        yield turns
+
+
+def _load_if_needed(
+    kb: KnowledgeBase, backend: str, turns: list[Turn], turn: Turn
+) -> Iterator[list[Turn]]:
+    """Show a note while a model that is not loaded yet loads (the local one: seconds)."""
+    llm = getattr(kb.answerer(backend), "llm", None)
+    if llm is None or getattr(llm, "loaded", True):
+        return
+    turn.display = LOADING
+    yield turns
+    llm.load()
+
+
+def _stream(
+    kb: KnowledgeBase,
+    question: str,
+    past: list[dict[str, str]],
+    backend: str,
+    k: int,
+    turns: list[Turn],
+    turn: Turn,
+) -> Iterator[list[Turn]]:
+    text = ""
+    for item in kb.stream(question, history=past, backend=backend, k=k):
+        if isinstance(item, Answer):
+            turn.display = answer_display(item)
+            turn.answer, turn.ok = item.text, True
+        else:
+            text += item
+            turn.display = markdown_text(text)
+        yield turns
