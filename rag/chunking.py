@@ -23,8 +23,8 @@ Fits = Callable[[str], bool]
 class ChunkSettings:
     """Defaults measured on the eval questions (see README, "Chunking")."""
 
-    max_tokens: int = 160
-    overlap_tokens: int = 32
+    max_tokens: int = 200
+    overlap_tokens: int = 40
 
     def __post_init__(self) -> None:
         if not 16 <= self.max_tokens <= 8192:

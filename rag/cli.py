@@ -167,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--rebuild", action="store_true", help="start a fresh index")
     p.add_argument("--embedder", default=None, help="minilm (default), hash:DIM, or a model dir")
-    p.add_argument("--max-tokens", type=int, default=160, help="chunk size in tokens (default 160)")
-    p.add_argument("--overlap", type=int, default=32, help="chunk overlap in tokens (default 32)")
+    p.add_argument("--max-tokens", type=int, default=200, help="chunk size in tokens (default 200)")
+    p.add_argument("--overlap", type=int, default=40, help="chunk overlap in tokens (default 40)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="show the passages that best match a question")

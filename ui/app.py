@@ -74,8 +74,9 @@ def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
         inputs = [question, turns, choice, k]
         outputs = [chatbot, turns, question]
         for trigger in (question.submit, send.click):
-            trigger(_answer_handler(kb), inputs, outputs, api_name=False, concurrency_id="answer")
-        chatbot.clear(lambda: [], None, turns, api_name=False)
+            trigger(_answer_handler(kb), inputs, outputs, api_visibility="private",
+                    concurrency_id="answer")  # fmt: skip
+        chatbot.clear(lambda: [], None, turns, api_visibility="private")
         gr.api(_ask_endpoint(kb, default), api_name="ask", concurrency_id="answer")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
@@ -84,7 +85,7 @@ def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
 def _chat_column(kb: KnowledgeBase) -> tuple[gr.Chatbot, gr.Textbox, gr.Button]:
     chatbot = gr.Chatbot(
         label="Chat", elem_id="chat", height=560, latex_delimiters=[], allow_tags=False,
-        feedback_options=None, buttons=["copy"], placeholder="Ask a question about the articles.",
+        feedback_options=None, placeholder="Ask a question about the articles.",
     )  # fmt: skip
     with gr.Row():
         question = gr.Textbox(
@@ -100,8 +101,9 @@ def _chat_column(kb: KnowledgeBase) -> tuple[gr.Chatbot, gr.Textbox, gr.Button]:
 
 def _settings_column(kb: KnowledgeBase, default: str) -> tuple[gr.Dropdown, gr.Slider]:
     gr.Markdown("### Settings")
+    about = "local: llama.cpp · openai: API server · extractive: no LLM"
     choice = gr.Dropdown(list(BACKENDS), value=default, label="Backend", elem_id="backend",
-                         info="local: llama.cpp · openai: API server · extractive: no LLM")  # fmt: skip
+                         info=about)  # fmt: skip
     k = gr.Slider(1, MAX_K, value=5, step=1, label="Passages searched (top-k)", elem_id="top-k")
     articles = len(kb.articles())
     gr.Markdown(markdown_text(f"Index: {articles} articles, {len(kb.store)} passages, "

@@ -27,6 +27,7 @@ ABSTAINED = (
     "**The articles don't say.** I could not find this in the indexed articles, "
     "so I won't guess. Try rephrasing, or ask about something the articles cover."
 )
+RETRY = "The chat still works: ask again, or pick another backend in Settings."
 BUG = (
     "⚠️ Something went wrong while answering (the details are in the server log). "
     "Please try again, or pick another backend in Settings."
@@ -79,7 +80,7 @@ def answer_display(answer: Answer) -> str:
 
 
 def error_display(error: RagError) -> str:
-    return f"⚠️ {markdown_text(str(error))}\n\nThe chat still works: ask again or pick another backend."
+    return f"⚠️ {markdown_text(str(error))}\n\n{RETRY}"
 
 
 def respond(

@@ -112,9 +112,10 @@ def source_html(citation: Citation, answer_text: str) -> str:
     hit = citation.hit
     spans = mark_spans(hit.text, cited_claims(answer_text, citation.n))
     publisher = f"{html_text(hit.publisher)} · " if hit.publisher else ""
+    title = html_text(hit.title or "(untitled)")
     return (
         f'<div class="rag-source" data-n="{citation.n}">'
-        f'<div class="rag-source-title"><b>[{citation.n}]</b> {html_text(hit.title or "(untitled)")}'
+        f'<div class="rag-source-title"><b>[{citation.n}]</b> {title}'
         f'</div><div class="rag-source-file">{publisher}<code>{html_text(hit.source)}</code></div>'
         f'<div class="rag-passage">{passage_html(hit.text, spans)}</div></div>'
     )

@@ -115,7 +115,13 @@ def evaluate(
     judge: Judge | None = None,
     progress: bool = False,
 ) -> list[QuestionResult]:
-    """Ask every question through ``kb.ask`` (the chat's own path) and score the answers."""
+    """Ask every question through ``kb.ask`` (the chat's own path) and score the answers.
+
+    The first question is asked once, untimed, before the run: models load on first
+    use, and their loading time is not the latency of an answer.
+    """
+    if questions:
+        kb.ask(questions[0].question, backend=backend, k=k)
     results = []
     for q in tqdm(questions, desc=f"eval {backend}", unit="q", disable=not progress):
         answer = kb.ask(q.question, history=list(q.history) or None, backend=backend, k=k)
@@ -127,6 +133,7 @@ def build_report(
     kb: KnowledgeBase, settings: Settings, outcome: Outcome, seconds: float, judge: Judge | None
 ) -> dict[str, Any]:
     meta = {**asdict(settings), "judge": judge.name if judge else None,
+            "thresholds": str(settings.thresholds_file) if settings.gate else None,
             "embedder": kb.embedder.name, "questions_run": len(outcome.results),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(seconds, 1)}  # fmt: skip
