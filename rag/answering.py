@@ -46,7 +46,7 @@ class AbstainPolicy:
 
 
 # Best-chunk cosine below which no answer is attempted, per embedder (README, "Abstention").
-CALIBRATED_MIN_DENSE = {"all-MiniLM-L6-v2": 0.20}
+CALIBRATED_MIN_DENSE = {"all-MiniLM-L6-v2": 0.25}
 
 
 def clean_question(question: str) -> str:

@@ -84,8 +84,8 @@ def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
 
 def _chat_column(kb: KnowledgeBase) -> tuple[gr.Chatbot, gr.Textbox, gr.Button]:
     chatbot = gr.Chatbot(
-        label="Chat", elem_id="chat", height=560, latex_delimiters=[], allow_tags=False,
-        feedback_options=None, placeholder="Ask a question about the articles.",
+        show_label=False, elem_id="chat", height=560, latex_delimiters=[], allow_tags=False,
+        feedback_options=None, buttons=["copy_all"], placeholder="Ask a question about the articles.",
     )  # fmt: skip
     with gr.Row():
         question = gr.Textbox(

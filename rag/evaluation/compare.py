@@ -83,7 +83,7 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
     for name in SCORE_NAMES:
         a, b = old["scores"].get(name), new["scores"].get(name)
         if a is not None and b is not None:
-            result.deltas[name] = (float(a), float(b))
+            result.deltas[name] = (a, b)
     return result
 
 
@@ -111,8 +111,13 @@ def format_comparison(comparison: Comparison) -> list[str]:
                      f"only in the new run: {', '.join(comparison.only_new) or '-'}")  # fmt: skip
     lines.append("overall:")
     for name, (a, b) in comparison.deltas.items():
-        lines.append(f"  {name}: {a:.3f} -> {b:.3f} ({b - a:+.3f}, {_verdict(name, b - a)})")
+        delta = f"{b - a:+d}" if isinstance(b - a, int) else f"{b - a:+.3f}"
+        lines.append(f"  {name}: {_num(a)} -> {_num(b)} ({delta}, {_verdict(name, b - a)})")
     return lines
+
+
+def _num(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.3f}"  # counts stay counts
 
 
 def _verdict(name: str, delta: float) -> str:

@@ -1,0 +1,356 @@
+"""The chat app without a browser: rendering, one chat turn, examples, the live server's API.
+
+The seeds are indexed with the hash embedder (``hash:128``: in this index the "posture
+and pose" passage ranks in the top 5 for the envoy question, as it does with MiniLM).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import socket
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+import rag
+from rag.answerer import LLMAnswerer
+from rag.cli import answer_json
+from rag.errors import BackendError
+from rag.llm.base import Message
+from rag.llm.scripted import ScriptedLLM
+from rag.types import Hit
+from ui import chat
+from ui.chat import ABSTAINED, BUG, LOADING, THINKING, Turn, history, messages, respond
+from ui.examples import candidates, example_questions, headline_question, topic
+from ui.render import mark_spans, markdown_text, passage_html, sources_html
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+ENVOY = "What did Trump's special envoy call the coalition of the willing?"
+FOLLOW_UP = "What did Russia say about it?"
+OUT_OF_CORPUS = "Who won the 2018 World Cup?"
+PAYLOADS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))",
+            "**bold** _it_ `code` # head", "${alert(2)} {{constructor}} $$x^2$$", "a &amp; b"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("ui-index")
+    rag.build(SEEDS, directory, embedder="hash:128", progress=False)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def kb(index_dir: Path) -> rag.KnowledgeBase:
+    return rag.load(index_dir)
+
+
+@pytest.fixture
+def fresh_kb(index_dir: Path) -> rag.KnowledgeBase:
+    """A private KnowledgeBase, for tests that register fake answerers on it."""
+    return rag.load(index_dir)
+
+
+def last(turns_seq: Sequence[list[Turn]]) -> Turn:
+    return turns_seq[-1][-1]
+
+
+def run(kb: rag.KnowledgeBase, question: str, turns: list[Turn] | None = None,
+        backend: str = "extractive", k: int = 5) -> list[list[Turn]]:  # fmt: skip
+    """Every state respond() yields; copies of the displays, since the turn is updated in place."""
+    out = []
+    for state in respond(kb, question, turns or [], backend, k):
+        out.append([Turn(t.question, t.display, t.answer, t.ok) for t in state])
+    return out
+
+
+# --- rendering -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_markdown_text_shows_any_text_literally(payload: str) -> None:
+    escaped = markdown_text(payload)
+    assert "<" not in escaped and ">" not in escaped
+    unescaped = html.unescape(re.sub(r"\\(.)", r"\1", escaped))
+    assert unescaped == payload  # nothing lost: the reader sees exactly the text
+    assert not re.search(r"(?<!\\)[*_`\[\]()$#{}]", escaped)  # no live Markdown syntax
+
+
+def test_mark_spans_marks_the_quoted_sentence_with_its_punctuation() -> None:
+    passage = 'Drones flew. Witkoff called the coalition "a posture and a pose". Then rain.'
+    spans = mark_spans(passage, ['Witkoff called the coalition "a posture and a pose".'])
+    assert [passage[a:b] for a, b in spans] == ['Witkoff called the coalition "a posture and a pose".']
+
+
+def test_mark_spans_falls_back_to_the_best_overlapping_sentence() -> None:
+    passage = "Drones flew at night. Ukraine now makes 500 long-range drones every month. Rain."
+    spans = mark_spans(passage, ["Ukraine makes 500 long-range drones a month."])
+    assert [passage[a:b] for a, b in spans] == [
+        "Ukraine now makes 500 long-range drones every month."
+    ]
+    assert mark_spans(passage, ["Bakers sold four thousand pies."]) == []
+
+
+def test_passage_html_escapes_and_keeps_one_html_block() -> None:
+    passage = "Intro <b>x</b>.\n\nThe <img src=x onerror=alert(1)> line.\nEnd."
+    start = passage.index("The")
+    out = passage_html(passage, [(start, passage.index("line.") + 5)])
+    assert "<img" not in out and "<b>" not in out
+    assert "<mark>The &lt;img src=x onerror=alert(1)&gt; line.</mark>" in out
+    assert "\n" not in out  # a blank line would end the HTML block inside the chat's Markdown
+
+
+def test_sources_list_numbers_match_the_answer(kb: rag.KnowledgeBase) -> None:
+    answer = kb.ask(ENVOY, backend="extractive")
+    assert "[1]" in answer.text and answer.citations
+    out = sources_html(answer)
+    assert re.findall(r'data-n="(\d+)"', out) == [str(c.n) for c in answer.citations]
+    marked = re.findall(r"<mark>(.*?)</mark>", out)
+    assert any("a posture and a pose" in html.unescape(m) for m in marked)
+    assert html.escape(answer.citations[0].hit.source) in out
+
+
+# --- one chat turn ----------------------------------------------------------------------
+
+
+def test_respond_streams_then_shows_answer_with_sources(kb: rag.KnowledgeBase) -> None:
+    states = run(kb, ENVOY)
+    assert states[0][-1].display == THINKING
+    final = last(states)
+    expected = kb.ask(ENVOY, backend="extractive")
+    assert final.ok and final.answer == expected.text
+    assert final.display.startswith(markdown_text(expected.text))
+    assert "rag-sources" in final.display and "a posture and a pose" in html.unescape(final.display)
+
+
+def test_follow_up_is_answered_with_the_history(kb: rag.KnowledgeBase) -> None:
+    first = last(run(kb, ENVOY))
+    states = run(kb, FOLLOW_UP, [first])
+    follow = last(states)
+    past = [{"role": "user", "content": ENVOY}, {"role": "assistant", "content": first.answer}]
+    with_history = kb.ask(FOLLOW_UP, history=past, backend="extractive").text
+    assert follow.answer == with_history
+    assert with_history != kb.ask(FOLLOW_UP, backend="extractive").text  # the history mattered
+    assert [t.question for t in states[-1]] == [ENVOY, FOLLOW_UP]
+
+
+def test_abstention_says_the_articles_do_not_say(kb: rag.KnowledgeBase) -> None:
+    final = last(run(kb, OUT_OF_CORPUS))
+    assert final.ok and final.display == ABSTAINED
+    assert "rag-sources" not in final.display
+
+
+class _FailingAnswerer:
+    def __init__(self, name: str, error: Exception) -> None:
+        self.name, self.error = name, error
+
+    def stream(self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+               ) -> Iterator[str]:  # fmt: skip
+        raise self.error
+        yield ""  # pragma: no cover - makes this a generator
+
+
+def test_backend_error_is_shown_friendly_and_the_chat_goes_on(fresh_kb: rag.KnowledgeBase) -> None:
+    down = BackendError("cannot reach the OpenAI-compatible server at http://127.0.0.1:9/v1")
+    fresh_kb.use_answerer(_FailingAnswerer("openai", down))
+    failed = last(run(fresh_kb, ENVOY, backend="openai"))
+    assert not failed.ok and "cannot reach the OpenAI" in html.unescape(failed.display)
+    assert "Traceback" not in failed.display
+    states = run(fresh_kb, ENVOY, [failed], backend="extractive")
+    assert last(states).ok and "a posture and a pose" in last(states).answer
+    assert history(states[-1]) == [  # the failed turn stays on screen, out of the history
+        {"role": "user", "content": ENVOY},
+        {"role": "assistant", "content": last(states).answer},
+    ]
+
+
+def test_unexpected_error_is_logged_and_shown_as_one_line(
+    fresh_kb: rag.KnowledgeBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    fresh_kb.use_answerer(_FailingAnswerer("openai", ZeroDivisionError("boom")))
+    with caplog.at_level(logging.ERROR, logger=chat.__name__):
+        failed = last(run(fresh_kb, ENVOY, backend="openai"))
+    assert failed.display == BUG and not failed.ok
+    assert "ZeroDivisionError" in caplog.text
+
+
+class _SlowLoadingLLM(ScriptedLLM):
+    name = "local"
+
+    def __init__(self, reply: str, incomplete: bool = False) -> None:
+        super().__init__(reply, incomplete)
+        self.loaded, self.loads = False, 0
+
+    def load(self) -> None:
+        self.loads += 1
+        self.loaded = True
+
+
+def test_local_model_loading_note_shows_the_first_time_only(fresh_kb: rag.KnowledgeBase) -> None:
+    llm = _SlowLoadingLLM("The coalition was called a posture and a pose [1].")
+    fresh_kb.use_answerer(LLMAnswerer(llm))
+    displays = [s[-1].display for s in run(fresh_kb, ENVOY, backend="local")]
+    assert displays[:2] == [THINKING, LOADING] and llm.loads == 1
+    assert displays[-1].startswith(markdown_text("The coalition was called a posture and a pose [1]."))
+    again = [s[-1].display for s in run(fresh_kb, ENVOY, backend="local")]
+    assert LOADING not in again and llm.loads == 1
+
+
+def test_cut_off_answer_says_so(fresh_kb: rag.KnowledgeBase) -> None:
+    fresh_kb.use_answerer(LLMAnswerer(_SlowLoadingLLM("A posture and a pose [1]", incomplete=True)))
+    final = last(run(fresh_kb, ENVOY, backend="local"))
+    assert "cut off" in final.display
+
+
+def test_empty_question_changes_nothing(kb: rag.KnowledgeBase) -> None:
+    assert run(kb, "   ") == []
+
+
+def test_messages_escape_the_question() -> None:
+    shown = messages([Turn("<img src=x onerror=alert(1)>?", "ok", "ok", True)])
+    assert shown[0] == {"role": "user", "content": markdown_text("<img src=x onerror=alert(1)>?")}
+    assert "<img" not in shown[0]["content"]
+
+
+# --- example questions ------------------------------------------------------------------
+
+
+def test_headline_parsing() -> None:
+    assert headline_question("Is the 'coalition of the willing' going to work?") is not None
+    assert headline_question("Long-range drone strikes weaken Russia") is None
+    assert topic("'Not for long!': Donald Trump hits out at Zelenskyy again") == (
+        "Donald Trump hits out at Zelenskyy again"
+    )
+    assert topic("Ukraine") is None
+
+
+def test_examples_come_from_titles_and_are_answerable(kb: rag.KnowledgeBase) -> None:
+    titles = [a["title"] for a in kb.articles()]
+    examples = example_questions(kb)
+    assert 1 <= len(examples) <= 4
+    assert set(examples) <= set(candidates(kb))
+    for question in examples:
+        assert any(_shares_words(question, title) for title in titles), question
+        assert not kb.ask(question, backend="extractive").abstained
+
+
+def _shares_words(question: str, title: str) -> bool:
+    words = set(re.findall(r"\w{4,}", title.lower()))
+    return len(words & set(re.findall(r"\w{4,}", question.lower()))) >= 3
+
+
+# --- the app and its server -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live(kb: rag.KnowledgeBase) -> Iterator[str]:
+    from ui.app import build_app, launch
+
+    demo = build_app(kb, backend="extractive")
+    url = launch(demo, port=free_port(), block=False)
+    yield url
+    demo.close()
+
+
+def test_build_app_sets_queue_and_endpoints(kb: rag.KnowledgeBase) -> None:
+    from ui.app import CONCURRENCY, build_app
+
+    demo = build_app(kb, backend="extractive")
+    assert demo._queue.default_concurrency_limit == CONCURRENCY
+    assert list(demo.get_api_info()["named_endpoints"]) == ["/ask"]
+
+
+def test_server_listens_on_loopback_only(live: str) -> None:
+    assert live.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", str(SEEDS / "000_2dd91a298db4a255.txt"),
+                                    "seeds/000_2dd91a298db4a255.txt", "../../../etc/passwd"])  # fmt: skip
+def test_file_route_refuses_local_files(live: str, target: str) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{live}gradio_api/file={target}", timeout=10)
+    assert refused.value.code in (403, 404)
+
+
+def test_gradio_client_ask_returns_the_answer_json(live: str, kb: rag.KnowledgeBase) -> None:
+    from gradio_client import Client
+
+    result = Client(live, verbose=False).predict(ENVOY, "extractive", 5, api_name="/ask")
+    expected = answer_json(kb.ask(ENVOY, backend="extractive"))
+    result.pop("timings"), expected.pop("timings")
+    assert result == expected
+    assert "a posture and a pose" in result["answer"] and result["citations"][0]["n"] == 1
+
+
+def test_gradio_client_gets_errors_as_messages(live: str) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(live, verbose=False)
+    with pytest.raises(AppError, match="question is empty"):
+        client.predict("  ", "extractive", 5, api_name="/ask")
+    with pytest.raises(AppError, match="unknown backend 'nope'"):
+        client.predict(ENVOY, "nope", 5, api_name="/ask")
+
+
+def test_several_clients_at_once_get_their_own_answers(live: str, kb: rag.KnowledgeBase) -> None:
+    from gradio_client import Client
+
+    questions = [ENVOY, OUT_OF_CORPUS, "How many long-range drones does Ukraine make?",
+                 "What did Meloni say about the coalition?", "Who is Brigadier Yuriy Shchygol?",
+                 "What is the population of Kabul?"]  # fmt: skip
+    results: dict[str, dict[str, object]] = {}
+
+    def ask(question: str) -> None:
+        results[question] = Client(live, verbose=False).predict(question, "", 5, api_name="/ask")
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert set(results) == set(questions)
+    for question, result in results.items():
+        assert result["question"] == question
+        assert result["answer"] == kb.ask(question, backend="extractive").text
+
+
+def test_open_index_builds_from_seeds_when_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ui import app
+
+    real_build = rag.build
+    monkeypatch.setattr(app.rag, "build", lambda seeds, index, progress: real_build(
+        seeds, index, embedder="hash:64", progress=False))  # fmt: skip
+    kb = app.open_index(tmp_path / "index", SEEDS)
+    assert len(kb.articles()) == 5
+    assert "indexing" in capsys.readouterr().err
+    again = app.open_index(tmp_path / "index", tmp_path / "no-seeds-needed")
+    assert len(again.articles()) == 5 and "indexing" not in capsys.readouterr().err
+
+
+def test_serve_launches_on_loopback_with_the_backend(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ui import app
+
+    calls: list[tuple[object, ...]] = []
+    monkeypatch.setattr(app, "launch", lambda demo, host, port, block: calls.append(
+        (demo, host, port, block)))  # fmt: skip
+    app.serve(index_dir=index_dir, backend="extractive", port=7999)
+    ((demo, host, port, block),) = calls
+    assert (host, port, block) == ("127.0.0.1", 7999, True)
+    assert demo.get_api_info()["named_endpoints"]["/ask"]
