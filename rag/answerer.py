@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from rag.context import fit_hits
 from rag.errors import InputError
 from rag.llm.base import LLM, Message
 from rag.prompting import build_messages
@@ -32,16 +33,30 @@ class LLMAnswerer:
     'Yes [1].'
     """
 
-    def __init__(self, llm: LLM, max_tokens: int = 256) -> None:
+    def __init__(
+        self,
+        llm: LLM,
+        max_tokens: int = 256,
+        context_tokens: int = 4096,
+        trim_tokens: int | None = None,
+    ) -> None:
         if max_tokens < 1:
             raise InputError(f"max_tokens must be at least 1, got {max_tokens!r}")
+        if context_tokens <= max_tokens:
+            raise InputError(
+                f"context_tokens ({context_tokens}) must exceed max_tokens ({max_tokens})"
+            )
         self.llm = llm
         self.max_tokens = max_tokens
+        self.context_tokens = context_tokens
+        self.trim_tokens = trim_tokens  # None: passages go to the model whole
         self.name = llm.name
 
     def stream(
         self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
     ) -> Iterator[str]:
-        messages = build_messages(question, hits, history)
+        budget = self.context_tokens - self.max_tokens
+        shown = fit_hits(question, hits, history, budget, self.trim_tokens)
+        messages = build_messages(question, shown, history)
         # temperature 0: the same question over the same sources gives the same answer.
         yield from self.llm.stream(messages, max_tokens=self.max_tokens, temperature=0.0)

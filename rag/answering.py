@@ -14,10 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rag.answerer import Answerer
-from rag.citations import resolve
+from rag.citations import parse_numbers, resolve
 from rag.errors import IncompleteResponse, InputError
 from rag.llm.base import Message
-from rag.prompting import REFUSAL, is_refusal
+from rag.prompting import MARKER_RE, REFUSAL, is_refusal
 from rag.retrieval import Retriever, SearchOptions
 from rag.types import Answer, Hit
 
@@ -107,23 +107,22 @@ class Renumberer:
     def feed(self, piece: str) -> str:
         self._buffer += piece
         cut = self._buffer.rfind("[")
-        if cut != -1 and "]" not in self._buffer[cut:] and len(self._buffer) - cut < 16:
+        if cut != -1 and "]" not in self._buffer[cut:] and len(self._buffer) - cut < 24:
             ready, self._buffer = self._buffer[:cut], self._buffer[cut:]
         else:
             ready, self._buffer = self._buffer, ""
-        return re.sub(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]", self._rewrite, ready)
+        return MARKER_RE.sub(self._rewrite, ready)
 
     def flush(self) -> str:
         rest, self._buffer = self._buffer, ""
-        return re.sub(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]", self._rewrite, rest)
+        return MARKER_RE.sub(self._rewrite, rest)
 
     def _rewrite(self, match: re.Match[str]) -> str:
-        out = []
-        for number in (int(n) for n in re.findall(r"\d+", match.group())):
+        new = set()
+        for number in parse_numbers(match.group()):
             if 1 <= number <= self.n_sources:
-                new = self.mapping.setdefault(number, len(self.mapping) + 1)
-                out.append(f"[{new}]")
-        return "".join(out)
+                new.add(self.mapping.setdefault(number, len(self.mapping) + 1))
+        return "".join(f"[{n}]" for n in sorted(new))  # sorted, as resolve() writes groups
 
 
 def answer_stream(

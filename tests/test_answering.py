@@ -142,4 +142,4 @@ def test_renumberer_handles_markers_split_across_pieces() -> None:
     r = Renumberer(n_sources=5)
     out = r.feed("Claim [") + r.feed("3") + r.feed("]. Other [1") + r.feed(", 3]. Bad [8].")
     out += r.flush()
-    assert out == "Claim [1]. Other [2][1]. Bad ."
+    assert out == "Claim [1]. Other [1][2]. Bad ."

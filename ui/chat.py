@@ -95,7 +95,7 @@ def respond(
     yield turns
     try:
         yield from _load_if_needed(kb, backend, turns, turn)
-        yield from _stream(kb, question, history(turns[:-1]), backend, k, turns, turn)
+        yield from _stream(kb, question, [], backend, k, turns, turn)
     except RagError as error:
         turn.display, turn.ok = error_display(error), False
         yield turns

