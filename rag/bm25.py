@@ -9,122 +9,13 @@ Postings are term-major (CSR), so a query touches only its own terms' lists.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "he",
-        "she",
-        "they",
-        "them",
-        "his",
-        "her",
-        "their",
-        "we",
-        "our",
-        "you",
-        "your",
-        "i",
-        "me",
-        "my",
-        "not",
-        "no",
-        "do",
-        "does",
-        "did",
-        "has",
-        "have",
-        "had",
-        "will",
-        "would",
-        "can",
-        "could",
-        "should",
-        "may",
-        "might",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "than",
-        "then",
-        "there",
-        "here",
-        "so",
-        "if",
-        "into",
-        "about",
-        "over",
-        "after",
-        "before",
-        "up",
-        "out",
-        "also",
-        "more",
-        "most",
-    ]
-)
-
-
-def terms(text: str) -> list[str]:
-    """Lower-cased words without stopwords, crudely stemmed (drones -> drone)."""
-    out = []
-    for word in re.findall(r"[a-z0-9]+", text.lower().replace("’", "'")):
-        if word in _STOP or len(word) < 2:
-            continue
-        out.append(stem(word))
-    return out
-
-
-def stem(word: str) -> str:
-    """Strip the commonest English suffixes; crude but symmetric for query and text."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
+from rag.textnorm import terms
 
 
 class BM25:

@@ -4,7 +4,8 @@ Sentences are scored lexically (BM25 with IDF over the hit sentences), so an
 answer takes milliseconds and the same question over the same hits always gives
 the same answer.
 
->>> from rag.types import Hit
+>>> from rag.textnorm import terms
+from rag.types import Hit
 >>> hits = [Hit("a:0", "a", "Drones", "x.txt",
 ...             "Drones flew at night. Ukraine makes 500 long-range drones a month.", 0, 65, 0.9)]
 >>> "".join(ExtractiveAnswerer().stream("How many long-range drones does Ukraine make?", hits))
@@ -23,6 +24,7 @@ from rag.citations import split_sentences
 from rag.errors import InputError
 from rag.llm.base import Message
 from rag.prompting import MARKER_RE, REFUSAL
+from rag.textnorm import terms
 from rag.types import Hit
 
 HISTORY_WEIGHT = 0.5  # a follow-up's previous question helps ranking, less than the question
@@ -32,17 +34,6 @@ UNFINISHED_PENALTY = 0.5  # headlines and captions: short, keyword-dense, rarely
 EXTRA_RATIO = 0.7  # a 2nd/3rd sentence must score at least this share of the best one
 K1, B = 1.2, 0.75
 
-_STOPWORDS_TEXT = """
-    a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each few
-    for from further had has have having he her here hers herself him himself his how i if
-    in into is it its itself just me more most my myself no nor not now of off on once only
-    or other our ours out over own same she should so some such than that the their theirs
-    them then there these they this those through to too under until up very was we were
-    what when where which while who whom whose why will with would you your yours s t dont
-    isnt wasnt didnt doesnt cant wont mr mrs ms many much say said says tell told according
-    article articles news"""
-_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _QUOTE_Q = re.compile(r"\b(?:say|said|says|call(?:ed|s)?|describ\w*|tell|told|quot\w*|warn\w*)\b")
 _NUMBER_Q = re.compile(
     r"\bhow (?:many|much|long|far|old|big|large)\b|\bnumber of\b"
@@ -61,42 +52,6 @@ _DATE = re.compile(  # "May" only capitalised: "may" is mostly a verb
     r"|september|october|november|december|monday|tuesday|wednesday|thursday|friday|saturday"
     r"|sunday|yesterday|today|tonight|ago|last (?:week|month|year))\b)"
 )
-
-
-def terms(text: str) -> list[str]:
-    """Content words, lowercased, stemmed: ``"Russia's strikes"`` -> ``['russia', 'strik']``."""
-    text = text.lower().replace("’", "'")
-    text = re.sub(r"(?<=\w)'(?:s\b)?", "", text)  # possessives: russia's, soldiers'; don't
-    words = re.findall(r"[a-z0-9]+", text)
-    return [stem(w) for w in words if w not in _STOPWORDS]
-
-
-_SUFFIXES = (
-    ("ies", "y"),
-    ("sses", "ss"),
-    ("ments", ""),
-    ("ment", ""),
-    ("tions", ""),
-    ("tion", ""),
-    ("ing", ""),
-    ("ed", ""),
-    ("s", ""),
-)
-
-
-def stem(word: str) -> str:
-    """A crude suffix stripper, the same for question and text: strikes, striking -> strik."""
-    if len(word) <= 3 or word.isdigit():
-        return word
-    for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                break
-            word = word[: -len(suffix)] + replacement
-            if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] not in "lsz":
-                word = word[:-1]  # stopped -> stop
-            break
-    return word[:-1] if len(word) > 3 and word.endswith("e") else word
 
 
 @dataclass(frozen=True)

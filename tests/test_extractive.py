@@ -9,9 +9,10 @@ import pytest
 from rag.answerer import Answerer
 from rag.citations import resolve, split_sentences
 from rag.errors import InputError
-from rag.extractive import ExtractiveAnswerer, stem, terms
+from rag.extractive import ExtractiveAnswerer
 from rag.llm.base import Message
 from rag.prompting import REFUSAL, strip_markers
+from rag.textnorm import stem, terms
 from rag.types import Hit
 
 DRONES = (
