@@ -15,8 +15,9 @@ import pytest
 from rag import cli
 from rag.errors import ConfigError, InputError, RagError
 from rag.evaluation import metrics
+from rag.evaluation.calibrate import bounds_from, calibrate
 from rag.evaluation.compare import compare, format_comparison, load_report
-from rag.evaluation.gate import check_gate, gate_passed, load_thresholds
+from rag.evaluation.gate import check_gate, gate_passed, gate_summary, load_thresholds
 from rag.evaluation.judge import LLMJudge, make_judge, parse_verdict
 from rag.evaluation.records import Question, load_questions, parse_question
 from rag.evaluation.runner import Outcome, Settings, main, run
@@ -50,10 +51,13 @@ def hit(i: int, text: str) -> Hit:
 
 
 ESPER = Question(
-    "q1", "Which defense secretary admitted the road ahead won't be easy?", True, "factual",
+    "q1",
+    "Which defense secretary admitted the road ahead won't be easy?",
+    True,
+    "factual",
     answers=("Mark Esper", "Esper"),
     evidence="his defense secretary Mark Esper admitted “the road ahead won’t be easy”",
-)  # fmt: skip
+)
 RIGHT = hit(1, "In Doha, his defense secretary Mark Esper admitted “the road ahead won’t be easy”.")
 OTHER = hit(2, "Drones struck an oil refinery deep inside Russia on Tuesday night.")
 
@@ -72,7 +76,10 @@ def test_norm_is_the_rule_the_question_set_was_written_for() -> None:
 
 
 def test_hit_at_k_and_mrr_find_the_evidence_after_whitespace_normalisation() -> None:
-    passages = [OTHER.text, "his defense secretary Mark\n Esper admitted “the road ahead won’t be easy”"]
+    passages = [
+        OTHER.text,
+        "his defense secretary Mark\n Esper admitted “the road ahead won’t be easy”",
+    ]
     ranks = metrics.evidence_ranks(passages, ESPER.spans)
     assert ranks == [2]
     assert not metrics.hit_at_k(ranks, 1) and metrics.hit_at_k(ranks, 2)
@@ -167,12 +174,16 @@ def test_the_question_set_loads_as_typed_records() -> None:
         ("{not json", "not valid JSON"),
         ('{"id": "q1", "question": "Q?", "answerable": true, "kind": "factual"}', "needs"),
         ('{"id": "q1", "question": "Q?", "answerable": false, "kind": "poem"}', "unknown kind"),
-        ('{"id": "q1", "question": "Q?", "answerable": true, "kind": "unanswerable_absent"}',
-         "disagrees"),
-        ('{"id": "q1", "question": " ", "answerable": false, "kind": "unanswerable_absent"}',
-         "'question'"),
+        (
+            '{"id": "q1", "question": "Q?", "answerable": true, "kind": "unanswerable_absent"}',
+            "disagrees",
+        ),
+        (
+            '{"id": "q1", "question": " ", "answerable": false, "kind": "unanswerable_absent"}',
+            "'question'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_question_line_is_a_user_error_naming_the_line(line: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_question(line, 7)
@@ -196,7 +207,10 @@ def test_judge_asks_yes_or_no_about_the_cited_passages() -> None:
     assert "Does the passage support the claim? Answer yes or no." in prompt
     assert "Claim: It was Esper." in prompt and RIGHT.text in prompt
     assert (parse_verdict(" yes"), parse_verdict("No."), parse_verdict("It does.")) == (
-        True, False, None)  # fmt: skip
+        True,
+        False,
+        None,
+    )
 
 
 def test_make_judge_is_off_by_default_and_refuses_non_llm_backends(hash_kb: KnowledgeBase) -> None:
@@ -210,8 +224,16 @@ def test_gate_checks_minimums_and_maximums_and_skips_unmeasured_scores() -> None
     bounds = {"min": {"correct": 0.5, "refusal_recall": 0.5}, "max": {"false_refusal_rate": 0.3}}
     checks = check_gate({"correct": 0.5, "refusal_recall": None, "false_refusal_rate": 0.4}, bounds)
     assert [(c.score, c.passed) for c in checks] == [
-        ("correct", True), ("refusal_recall", True), ("false_refusal_rate", False)]  # fmt: skip
+        ("correct", True),
+        ("refusal_recall", True),
+        ("false_refusal_rate", False),
+    ]
     assert not gate_passed(checks) and gate_passed(checks[:2])
+    assert gate_summary(checks, bounds, 9) == "gate: FAILED (false_refusal_rate 0.400 > 0.30)"
+    assert gate_summary(checks[:2], {**bounds, "limit": 12}, 9) == (
+        "gate: passed (2 checks); note: the bounds are for 12 questions, this run had 9"
+    )
+    assert gate_summary([], {"note": "PLACEHOLDER"}, 9) == "gate: nothing to check (PLACEHOLDER)"
 
 
 def test_thresholds_file_is_valid_and_holds_measured_two_decimal_scores() -> None:
@@ -219,7 +241,6 @@ def test_thresholds_file_is_valid_and_holds_measured_two_decimal_scores() -> Non
     bounds = {**entry["min"], **entry["max"]}
     assert {"hit_at_k", "mrr", "correct", "citation_recall", "refusal_recall"} <= bounds.keys()
     assert all(round(v, 2) == v for v in bounds.values())
-    assert bounds["correct"] not in (0.5, 0.6, 0.7, 0.8, 0.9)  # measured, not a round number
 
 
 def test_bad_thresholds_are_config_errors(tmp_path: Path) -> None:
@@ -232,21 +253,35 @@ def test_bad_thresholds_are_config_errors(tmp_path: Path) -> None:
 
 
 def record(qid: str, answerable: bool, **fields: object) -> dict[str, object]:
-    base = {"id": qid, "answerable": answerable, "hit": None, "correct": None,
-            "abstained": False, "citations_ok": None}  # fmt: skip
+    base = {
+        "id": qid,
+        "answerable": answerable,
+        "hit": None,
+        "correct": None,
+        "abstained": False,
+        "citations_ok": None,
+    }
     return {**base, **fields}
 
 
 def test_compare_reports_per_question_changes_and_overall_deltas() -> None:
-    old = {"scores": {"correct": 0.5, "false_refusal_rate": 0.5, "tokens_total": 10},
-           "questions": [record("q1", True, hit=True, correct=False, citations_ok=True),
-                         record("q2", False, abstained=False),
-                         record("q3", True, hit=True, correct=True, citations_ok=True)]}
-    new = {"scores": {"correct": 0.75, "false_refusal_rate": 0.25, "tokens_total": 12},
-           "questions": [record("q1", True, hit=True, correct=True, citations_ok=True),
-                         record("q2", False, abstained=True),
-                         record("q3", True, hit=False, correct=True, citations_ok=False),
-                         record("q4", True)]}  # fmt: skip
+    old = {
+        "scores": {"correct": 0.5, "false_refusal_rate": 0.5, "tokens_total": 10},
+        "questions": [
+            record("q1", True, hit=True, correct=False, citations_ok=True),
+            record("q2", False, abstained=False),
+            record("q3", True, hit=True, correct=True, citations_ok=True),
+        ],
+    }
+    new = {
+        "scores": {"correct": 0.75, "false_refusal_rate": 0.25, "tokens_total": 12},
+        "questions": [
+            record("q1", True, hit=True, correct=True, citations_ok=True),
+            record("q2", False, abstained=True),
+            record("q3", True, hit=False, correct=True, citations_ok=False),
+            record("q4", True),
+        ],
+    }
     result = compare(old, new)
     assert [c.describe() for c in result.better] == [
         "q1 answer: wrong -> correct",
@@ -265,7 +300,7 @@ def test_compare_reports_per_question_changes_and_overall_deltas() -> None:
 
 def test_load_report_refuses_what_is_not_a_report(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text("[1, 2]", encoding="utf-8")
-    with pytest.raises(InputError, match="not a report.json"):
+    with pytest.raises(InputError, match=r"not a report\.json"):
         load_report(tmp_path / "x.json")
     with pytest.raises(InputError, match="cannot read"):
         load_report(tmp_path / "none.json")
@@ -284,10 +319,19 @@ class RandomRetriever(Retriever):
         ids = random.Random(query).sample(every, min(k, len(every)))
         rows = self.store.rows(ids)
         return [
-            Hit(rows[i]["chunk_id"], rows[i]["article_id"], rows[i]["title"], rows[i]["source"],
-                rows[i]["text"], rows[i]["start"], rows[i]["end"], 1.0, dense_score=1.0)
+            Hit(
+                rows[i]["chunk_id"],
+                rows[i]["article_id"],
+                rows[i]["title"],
+                rows[i]["source"],
+                rows[i]["text"],
+                rows[i]["start"],
+                rows[i]["end"],
+                1.0,
+                dense_score=1.0,
+            )
             for i in ids
-        ]  # fmt: skip
+        ]
 
 
 class MadeUpAnswerer:
@@ -295,8 +339,9 @@ class MadeUpAnswerer:
 
     name = "made-up"
 
-    def stream(self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
-               ) -> Iterator[str]:  # fmt: skip
+    def stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+    ) -> Iterator[str]:
         yield "Officials confirmed the agreement was signed in Geneva last spring [1]. "
         yield "Twelve delegations attended and the vote was postponed indefinitely [2]."
 
@@ -306,8 +351,9 @@ class ShiftedAnswerer:
 
     name = "shifted"
 
-    def stream(self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
-               ) -> Iterator[str]:  # fmt: skip
+    def stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+    ) -> Iterator[str]:
         text = "".join(ExtractiveAnswerer().stream(question, hits, history))
         yield re.sub(r"\[(\d+)\]", lambda m: f"[{int(m.group(1)) % len(hits) + 1}]", text)
 
@@ -318,8 +364,7 @@ def fresh(kb: KnowledgeBase) -> KnowledgeBase:
 
 
 def settings(tmp: Path, backend: str = "extractive", **kw: object) -> Settings:
-    return Settings(questions=str(QUESTIONS), backend=backend, out=str(tmp), progress=False,
-                    **kw)  # type: ignore[arg-type]  # fmt: skip
+    return Settings(questions=str(QUESTIONS), backend=backend, out=str(tmp), progress=False, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -401,7 +446,32 @@ def test_the_gate_fails_a_broken_pipeline_and_passes_the_good_one(
     kb.use_answerer(ShiftedAnswerer())
     bad = run(kb, settings(tmp_path / "b", "shifted", gate=True, thresholds=str(file)))
     assert bad.exit_code == 1
-    assert {c.score for c in bad.checks if not c.passed} == {"citation_recall", "citation_precision"}
+    assert {c.score for c in bad.checks if not c.passed} == {
+        "citation_recall",
+        "citation_precision",
+    }
+
+
+def test_calibrated_bounds_pass_the_run_they_came_from(
+    hash_kb: KnowledgeBase, good: Outcome, tmp_path: Path
+) -> None:
+    file = tmp_path / "thresholds.json"
+    file.write_text(json.dumps({"local": {"min": {"correct": 0.1}}}), encoding="utf-8")
+    entry = calibrate(good.out_dir / "report.json", file)
+    table = json.loads(file.read_text(encoding="utf-8"))
+    assert table["local"] == {"min": {"correct": 0.1}} and table["extractive"] == entry
+    assert entry["min"]["correct"] == int(good.scores.correct * 100) / 100  # type: ignore[operator]
+    assert "judge_agreement" not in entry["min"] and "false_refusal_rate" in entry["max"]
+    again = run(fresh(hash_kb), settings(tmp_path / "a", gate=True, thresholds=str(file)))
+    assert again.exit_code == 0 and len(again.checks) == 9
+
+
+def test_bounds_round_scores_down_and_rates_up() -> None:
+    scores = {"correct": 0.58, "mrr": 0.7491, "refusal_recall": None, "false_refusal_rate": 0.4}
+    assert bounds_from(scores) == {
+        "min": {"mrr": 0.74, "correct": 0.58},
+        "max": {"false_refusal_rate": 0.4},
+    }
 
 
 def test_compare_with_a_broken_run_lists_what_got_worse(
@@ -440,8 +510,17 @@ def test_a_judge_runs_beside_the_rule_and_agreement_is_reported(
 
 
 def args(**kw: object) -> argparse.Namespace:
-    base = {"questions": str(QUESTIONS), "index": "index", "backend": "extractive", "k": 5,
-            "out": "eval/reports", "compare": None, "limit": None, "judge": None, "gate": False}  # fmt: skip
+    base = {
+        "questions": str(QUESTIONS),
+        "index": "index",
+        "backend": "extractive",
+        "k": 5,
+        "out": "eval/reports",
+        "compare": None,
+        "limit": None,
+        "judge": None,
+        "gate": False,
+    }
     return argparse.Namespace(**{**base, **kw})
 
 
@@ -467,8 +546,23 @@ def test_main_runs_the_cli_contract_end_to_end(hash_kb: KnowledgeBase, tmp_path:
     common = {"questions": str(questions), "index": str(hash_kb.index_dir), "out": str(tmp_path)}
     assert main(args(**common)) == 0
     assert main(args(**common, gate=True)) == 1  # thresholds.json beside the questions file
-    assert cli.main(["eval", "--questions", str(questions), "--index", str(hash_kb.index_dir),
-                         "--backend", "extractive", "--out", str(tmp_path), "--gate"]) == 1  # fmt: skip
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--questions",
+                str(questions),
+                "--index",
+                str(hash_kb.index_dir),
+                "--backend",
+                "extractive",
+                "--out",
+                str(tmp_path),
+                "--gate",
+            ]
+        )
+        == 1
+    )
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,12 @@ from ui import chat
 from ui.chat import ABSTAINED, BUG, LOADING, THINKING, Turn, history, messages, respond
 from ui.examples import candidates, example_questions, headline_question, topic
 from ui.render import mark_spans, markdown_text, passage_html, sources_html
+from ui.worker import in_thread
 
+# Gradio's queue uses a pandas option that pandas 3 deprecates; not ours to fix.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:'future.no_silent_downcasting'", "ignore:The copy keyword is deprecated"
+)
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 ENVOY = "What did Trump's special envoy call the coalition of the willing?"
@@ -37,8 +43,14 @@ FOLLOW_UPS = ["What did Russia say about it?", "Will it work?", "Who leads it?",
               "And what did Meloni say about it?"]  # fmt: skip
 K = 10
 OUT_OF_CORPUS = "Who won the 2018 World Cup?"
-PAYLOADS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))",
-            "**bold** _it_ `code` # head", "${alert(2)} {{constructor}} $$x^2$$", "a &amp; b"]  # fmt: skip
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "[x](javascript:alert(1))",
+    "**bold** _it_ `code` # head",
+    "${alert(2)} {{constructor}} $$x^2$$",
+    "a &amp; b",
+]
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +77,8 @@ def last(turns_seq: Sequence[list[Turn]]) -> Turn:
 
 def run(kb: rag.KnowledgeBase, question: str, turns: list[Turn] | None = None,
         backend: str = "extractive", k: int = K) -> list[list[Turn]]:  # fmt: skip
-    """Every state respond() yields; copies of the displays, since the turn is updated in place."""
-    out = []
-    for state in respond(kb, question, turns or [], backend, k):
-        out.append([Turn(t.question, t.display, t.answer, t.ok) for t in state])
-    return out
+    """Every state respond() yields."""
+    return list(respond(kb, question, turns or [], backend, k))
 
 
 def follow_up_needing_history(kb: rag.KnowledgeBase, first: str, answer: str) -> tuple[str, str]:
@@ -95,9 +104,10 @@ def test_markdown_text_shows_any_text_literally(payload: str) -> None:
 
 
 def test_mark_spans_marks_the_quoted_sentence_with_its_punctuation() -> None:
-    passage = 'Drones flew. Witkoff called the coalition "a posture and a pose". Then rain.'
-    spans = mark_spans(passage, ['Witkoff called the coalition "a posture and a pose".'])
-    assert [passage[a:b] for a, b in spans] == ['Witkoff called the coalition "a posture and a pose".']
+    quote = 'Witkoff called the coalition "a posture and a pose".'
+    passage = f"Drones flew. {quote} Then rain."
+    spans = mark_spans(passage, [quote.replace(".", "")])  # found without its full stop, too
+    assert [passage[a:b] for a, b in spans] == [quote]
 
 
 def test_mark_spans_falls_back_to_the_best_overlapping_sentence() -> None:
@@ -202,11 +212,12 @@ class _SlowLoadingLLM(ScriptedLLM):
 
 
 def test_local_model_loading_note_shows_the_first_time_only(fresh_kb: rag.KnowledgeBase) -> None:
-    llm = _SlowLoadingLLM("The coalition was called a posture and a pose [1].")
+    reply = "The coalition was called a posture and a pose [1]."
+    llm = _SlowLoadingLLM(reply)
     fresh_kb.use_answerer(LLMAnswerer(llm))
     displays = [s[-1].display for s in run(fresh_kb, ENVOY, backend="local")]
     assert displays[:2] == [THINKING, LOADING] and llm.loads == 1
-    assert displays[-1].startswith(markdown_text("The coalition was called a posture and a pose [1]."))
+    assert displays[-1].startswith(markdown_text(reply))
     again = [s[-1].display for s in run(fresh_kb, ENVOY, backend="local")]
     assert LOADING not in again and llm.loads == 1
 
@@ -225,6 +236,71 @@ def test_messages_escape_the_question() -> None:
     shown = messages([Turn("<img src=x onerror=alert(1)>?", "ok", "ok", True)])
     assert shown[0] == {"role": "user", "content": markdown_text("<img src=x onerror=alert(1)>?")}
     assert "<img" not in shown[0]["content"]
+
+
+# --- one thread per answer -------------------------------------------------------------
+
+
+def next_from_three_threads(items: Iterator[int], count: int) -> list[int]:
+    """Call next() in turn from three live threads, as Gradio's worker pool may."""
+    got: list[int] = []
+    turn = threading.Condition()
+
+    def worker(me: int) -> None:
+        for _ in range(count // 3):
+            with turn:
+                turn.wait_for(lambda: len(got) % 3 == me)
+                got.append(next(items))
+                turn.notify_all()
+
+    threads = [threading.Thread(target=worker, args=(me,)) for me in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    return got
+
+
+def test_in_thread_keeps_a_generator_on_one_thread_when_called_from_many() -> None:
+    seen: list[int] = []
+
+    def numbers() -> Iterator[int]:
+        for i in range(6):
+            seen.append(threading.get_ident())
+            yield i
+
+    assert next_from_three_threads(in_thread(numbers), 6) == list(range(6))
+    assert len(set(seen)) == 1 and seen[0] != threading.get_ident()
+    seen.clear()
+    assert next_from_three_threads(numbers(), 6) == list(range(6))
+    assert len(set(seen)) == 3  # what would happen without in_thread
+
+
+def test_in_thread_raises_the_errors_of_the_generator() -> None:
+    def failing() -> Iterator[int]:
+        yield 1
+        raise BackendError("server down")
+
+    items = in_thread(failing)
+    assert next(items) == 1
+    with pytest.raises(BackendError, match="server down"):
+        next(items)
+
+
+def test_in_thread_closes_the_generator_when_the_reader_stops() -> None:
+    closed = threading.Event()
+
+    def endless() -> Iterator[int]:
+        try:
+            while True:
+                yield 1
+        finally:
+            closed.set()  # where a stream releases the local model's lock
+
+    items = in_thread(endless)
+    assert next(items) == 1
+    items.close()  # the browser tab went away
+    assert closed.wait(timeout=5)
 
 
 # --- example questions ------------------------------------------------------------------
@@ -264,13 +340,18 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def live(kb: rag.KnowledgeBase) -> Iterator[str]:
+def live_app(kb: rag.KnowledgeBase) -> Iterator[tuple[Any, str]]:
     from ui.app import build_app, launch
 
     demo = build_app(kb, backend="extractive")
     url = launch(demo, port=free_port(), block=False)
-    yield url
+    yield demo, url
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def live(live_app: tuple[Any, str]) -> str:
+    return live_app[1]
 
 
 def test_build_app_sets_queue_and_endpoints(kb: rag.KnowledgeBase) -> None:
@@ -281,12 +362,26 @@ def test_build_app_sets_queue_and_endpoints(kb: rag.KnowledgeBase) -> None:
     assert list(demo.get_api_info()["named_endpoints"]) == ["/ask"]
 
 
-def test_server_listens_on_loopback_only(live: str) -> None:
-    assert live.startswith("http://127.0.0.1:")
+def test_server_is_local_without_share_link_or_extra_paths(live_app: tuple[Any, str]) -> None:
+    demo, url = live_app
+    assert url.startswith("http://127.0.0.1:")
+    assert (demo.share, demo.share_url, demo.allowed_paths) == (False, None, [])
 
 
-@pytest.mark.parametrize("target", ["/etc/passwd", str(SEEDS / "000_2dd91a298db4a255.txt"),
-                                    "seeds/000_2dd91a298db4a255.txt", "../../../etc/passwd"])  # fmt: skip
+def test_port_in_use_is_a_config_error(kb: rag.KnowledgeBase, live: str) -> None:
+    from rag.errors import ConfigError
+    from ui.app import build_app, launch
+
+    port = int(live.rstrip("/").rsplit(":", 1)[1])
+    with pytest.raises(ConfigError, match=f"127.0.0.1:{port}.*--port"):
+        launch(build_app(kb, backend="extractive"), port=port, block=False)
+
+
+LOCAL_FILES = ["/etc/passwd", "../../../etc/passwd", "seeds/000_2dd91a298db4a255.txt",
+               str(SEEDS / "000_2dd91a298db4a255.txt")]  # fmt: skip
+
+
+@pytest.mark.parametrize("target", LOCAL_FILES)
 def test_file_route_refuses_local_files(live: str, target: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{live}gradio_api/file={target}", timeout=10)

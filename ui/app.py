@@ -28,7 +28,7 @@ import gradio as gr
 import rag
 from rag.backends import BACKENDS, backend_name
 from rag.cli import answer_json
-from rag.errors import IndexNotFound, RagError
+from rag.errors import ConfigError, IndexNotFound, RagError
 from rag.kb import KnowledgeBase
 from ui.chat import Turn, messages, respond
 from ui.examples import example_questions
@@ -85,7 +85,7 @@ def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
 def _chat_column(kb: KnowledgeBase) -> tuple[gr.Chatbot, gr.Textbox, gr.Button]:
     chatbot = gr.Chatbot(
         show_label=False, elem_id="chat", height=560, latex_delimiters=[], allow_tags=False,
-        feedback_options=None, buttons=["copy_all"], placeholder="Ask a question about the articles.",
+        feedback_options=None, buttons=["copy_all"], placeholder="Ask about the articles.",
     )  # fmt: skip
     with gr.Row():
         question = gr.Textbox(
@@ -138,13 +138,22 @@ def launch(
     """Serve ``demo`` locally: no share link, no extra file access; returns the local URL."""
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: anyone who can reach this host can use the chat", host)
-    _, url, _ = demo.launch(
-        server_name=host, server_port=port, share=False, inbrowser=False,
-        prevent_thread_lock=not block, show_error=False, allowed_paths=[],
-        max_file_size="1kb",  # the app takes no uploads; Gradio's upload route stays tiny
-        ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
-        theme=THEME, css=CSS, quiet=not block, footer_links=["api"],
-    )  # fmt: skip
+    try:
+        _, url, _ = demo.launch(
+            server_name=host, server_port=port, share=False, inbrowser=False,
+            prevent_thread_lock=True, show_error=False, allowed_paths=[],
+            max_file_size="1kb",  # the app takes no uploads; Gradio's upload route stays tiny
+            ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
+            theme=THEME, css=CSS, quiet=True, footer_links=["api"],
+        )  # fmt: skip
+    except OSError as error:  # Gradio says "Cannot find empty port" for a port in use
+        raise ConfigError(
+            f"cannot serve the chat on {host}:{port}: {error.strerror or error}; "
+            "is another server using the port? Choose another with --port"
+        ) from error
+    if block:  # Gradio's own banner suggests share=True; this app never makes a public link
+        print(f"Chat running at {url} (local only; Ctrl+C stops it)", flush=True)
+        demo.block_thread()
     return str(url)
 
 

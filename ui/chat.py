@@ -18,6 +18,7 @@ from rag.errors import RagError
 from rag.kb import KnowledgeBase
 from rag.types import Answer
 from ui.render import markdown_text, sources_html
+from ui.worker import in_thread
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ BUG = (
 Messages = list[dict[str, Any]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Turn:
     """One question and what was shown for it; ``answer`` is empty unless it was answered."""
 
@@ -86,52 +87,38 @@ def error_display(error: RagError) -> str:
 def respond(
     kb: KnowledgeBase, question: str, turns: list[Turn], backend: str, k: int
 ) -> Iterator[list[Turn]]:
-    """Yield the conversation after each step: question shown, text streamed, final answer."""
+    """Yield the conversation after each step: question shown, text streamed, final answer.
+
+    Each step is a new list ending in a new :class:`Turn`; nothing is changed in place,
+    so what was yielded stays as it was while the next step is being made.
+    """
     question = (question or "").strip()
     if not question:
         return
-    turn = Turn(question, THINKING)
-    turns = [*turns, turn]  # a new list: the session's state is replaced, never shared
-    yield turns
+    yield [*turns, Turn(question, THINKING)]
+    past = history(turns)
     try:
-        yield from _load_if_needed(kb, backend, turns, turn)
-        yield from _stream(kb, question, [], backend, k, turns, turn)
+        for turn in in_thread(lambda: _answer(kb, question, past, backend, k)):
+            yield [*turns, turn]
     except RagError as error:
-        turn.display, turn.ok = error_display(error), False
-        yield turns
+        yield [*turns, Turn(question, error_display(error))]
     except Exception:  # a bug: keep the chat alive, log the traceback for the operator
         log.exception("answering %r with backend %r failed", question, backend)
-        turn.display, turn.ok = BUG, False
-        yield turns
+        yield [*turns, Turn(question, BUG)]
 
 
-def _load_if_needed(
-    kb: KnowledgeBase, backend: str, turns: list[Turn], turn: Turn
-) -> Iterator[list[Turn]]:
-    """Show a note while a model that is not loaded yet loads (the local one: seconds)."""
+def _answer(
+    kb: KnowledgeBase, question: str, past: list[dict[str, str]], backend: str, k: int
+) -> Iterator[Turn]:
+    """The turn as it grows: a loading note if needed, the streamed text, the final answer."""
     llm = getattr(kb.answerer(backend), "llm", None)
-    if llm is None or getattr(llm, "loaded", True):
-        return
-    turn.display = LOADING
-    yield turns
-    llm.load()
-
-
-def _stream(
-    kb: KnowledgeBase,
-    question: str,
-    past: list[dict[str, str]],
-    backend: str,
-    k: int,
-    turns: list[Turn],
-    turn: Turn,
-) -> Iterator[list[Turn]]:
+    if llm is not None and not getattr(llm, "loaded", True):
+        yield Turn(question, LOADING)  # the local model: seconds, the first time only
+        llm.load()
     text = ""
     for item in kb.stream(question, history=past, backend=backend, k=k):
         if isinstance(item, Answer):
-            turn.display = answer_display(item)
-            turn.answer, turn.ok = item.text, True
+            yield Turn(question, answer_display(item), item.text, ok=True)
         else:
             text += item
-            turn.display = markdown_text(text)
-        yield turns
+            yield Turn(question, markdown_text(text))

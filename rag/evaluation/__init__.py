@@ -10,7 +10,8 @@ Modules, in the order one question flows through them:
 - :mod:`~rag.evaluation.metrics`: the metric functions and the overall scores;
 - :mod:`~rag.evaluation.report`, :mod:`~rag.evaluation.chart`: JSON, Markdown and PNG;
 - :mod:`~rag.evaluation.compare`, :mod:`~rag.evaluation.gate`: against a report, thresholds;
-- :mod:`~rag.evaluation.runner`: ``rag eval``.
+- :mod:`~rag.evaluation.runner`: ``rag eval``;
+- :mod:`~rag.evaluation.calibrate`: a report's scores -> the gate bounds in eval/thresholds.json.
 
 The metric definitions are in ``eval/README.md`` ("Metrics").
 """

@@ -75,8 +75,9 @@ def status(record: dict[str, Any]) -> dict[str, bool | None]:
 def compare(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
     before = {r["id"]: r for r in old["questions"]}
     after = {r["id"]: r for r in new["questions"]}
-    result = Comparison(only_old=sorted(before.keys() - after.keys()),
-                        only_new=sorted(after.keys() - before.keys()))  # fmt: skip
+    result = Comparison(
+        only_old=sorted(before.keys() - after.keys()), only_new=sorted(after.keys() - before.keys())
+    )
     for qid in (i for i in after if i in before):
         for change in _changes(qid, before[qid], after[qid]):
             (result.better if change.new else result.worse).append(change)
@@ -107,8 +108,10 @@ def format_comparison(comparison: Comparison) -> list[str]:
     lines.append(f"worse ({len(comparison.worse)}):")
     lines += [f"  {c.describe()}" for c in comparison.worse]
     if comparison.only_old or comparison.only_new:
-        lines.append(f"only in the old run: {', '.join(comparison.only_old) or '-'}; "
-                     f"only in the new run: {', '.join(comparison.only_new) or '-'}")  # fmt: skip
+        lines.append(
+            f"only in the old run: {', '.join(comparison.only_old) or '-'}; "
+            f"only in the new run: {', '.join(comparison.only_new) or '-'}"
+        )
     lines.append("overall:")
     for name, (a, b) in comparison.deltas.items():
         delta = f"{b - a:+d}" if isinstance(b - a, int) else f"{b - a:+.3f}"

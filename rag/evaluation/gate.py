@@ -71,3 +71,24 @@ def check_gate(scores: Mapping[str, Any], thresholds: Mapping[str, Any]) -> list
 
 def gate_passed(checks: list[Check]) -> bool:
     return all(c.passed for c in checks)
+
+
+def gate_summary(checks: list[Check], thresholds: Mapping[str, Any], questions: int) -> str:
+    """One line for the terminal: passed, FAILED with the scores below their bounds, or
+    nothing to check (a placeholder entry); warns when the bounds came from another slice."""
+    failed = [c for c in checks if not c.passed]
+    if not checks:
+        line = f"gate: nothing to check ({thresholds.get('note', 'no bounds')})"
+    elif failed:
+        line = "gate: FAILED (" + "; ".join(_describe(c) for c in failed) + ")"
+    else:
+        line = f"gate: passed ({len(checks)} checks)"
+    limit = thresholds.get("limit")
+    if limit is not None and limit != questions:
+        line += f"; note: the bounds are for {limit} questions, this run had {questions}"
+    return line
+
+
+def _describe(check: Check) -> str:
+    sign = "<" if check.direction == "min" else ">"
+    return f"{check.score} {check.value:.3f} {sign} {check.bound:.2f}"

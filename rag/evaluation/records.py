@@ -120,9 +120,11 @@ def _texts(raw: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
 def _history(raw: dict[str, Any], where: str) -> tuple[dict[str, str], ...]:
     turns = raw.get("history", [])
     ok = isinstance(turns, list) and all(
-        isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(
-            t.get("content"), str) for t in turns
-    )  # fmt: skip
+        isinstance(t, dict)
+        and t.get("role") in ("user", "assistant")
+        and isinstance(t.get("content"), str)
+        for t in turns
+    )
     if not ok:
         raise InputError(f"{where}: 'history' must be [{{role, content}}, ...], got {turns!r:.60}")
     return tuple({"role": t["role"], "content": t["content"]} for t in turns)

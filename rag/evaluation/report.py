@@ -49,8 +49,10 @@ def score_rows(scores: Mapping[str, Any], checks: Sequence[Check] = ()) -> list[
 
 def text_table(header: Row, rows: Sequence[Row]) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-            for r in [header, *rows]]  # fmt: skip
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    ]
 
 
 def md_table(header: Row, rows: Sequence[Row]) -> list[str]:
@@ -60,22 +62,44 @@ def md_table(header: Row, rows: Sequence[Row]) -> list[str]:
 
 def markdown(report: Mapping[str, Any], checks: Sequence[Check], comparison: Sequence[str]) -> str:
     settings, scores = report["settings"], report["scores"]
-    judge_row = tuple(fmt("", scores[k]) for k in
-                      ("citation_recall", "judge_citation_recall", "judge_agreement"))  # fmt: skip
-    kinds = [(kind, str(v["questions"]), fmt("", v["hit_at_k"]), fmt("", v["correct"]),
-              fmt("", v["abstained"])) for kind, v in report["by_kind"].items()]  # fmt: skip
+    judge_row = tuple(
+        fmt("", scores[k]) for k in ("citation_recall", "judge_citation_recall", "judge_agreement")
+    )
+    kinds = [
+        (
+            kind,
+            str(v["questions"]),
+            fmt("", v["hit_at_k"]),
+            fmt("", v["correct"]),
+            fmt("", v["abstained"]),
+        )
+        for kind, v in report["by_kind"].items()
+    ]
     failures = failure_lines_from(report["questions"])
     out = [
-        f"# Evaluation report: {settings['backend']}", "",
-        *md_table(("setting", "value"), [(k, str(v)) for k, v in settings.items()]), "",
-        "## Scores", "", "![scores](chart.png)", "",
-        *md_table(("score", "value", "gate"), score_rows(scores, checks)), "",
-        "## Citation support: rule and judge", "",
+        f"# Evaluation report: {settings['backend']}",
+        "",
+        *md_table(("setting", "value"), [(k, str(v)) for k, v in settings.items()]),
+        "",
+        "## Scores",
+        "",
+        "![scores](chart.png)",
+        "",
+        *md_table(("score", "value", "gate"), score_rows(scores, checks)),
+        "",
+        "## Citation support: rule and judge",
+        "",
         *md_table(("citation recall (rule)", "citation recall (judge)", "agreement"), [judge_row]),
-        "", "## By kind", "",
-        *md_table(("kind", "questions", "hit@k", "correct", "abstained"), kinds), "",
-        f"## Failures ({len(failures)})", "", *(f"- {line}" for line in failures), "",
-    ]  # fmt: skip
+        "",
+        "## By kind",
+        "",
+        *md_table(("kind", "questions", "hit@k", "correct", "abstained"), kinds),
+        "",
+        f"## Failures ({len(failures)})",
+        "",
+        *(f"- {line}" for line in failures),
+        "",
+    ]
     if comparison:
         out += ["## Compared with the earlier report", "", "```", *comparison, "```", ""]
     return "\n".join(out)

@@ -22,7 +22,7 @@ from rag.errors import InputError
 from rag.evaluation import report as rep
 from rag.evaluation.chart import draw_chart
 from rag.evaluation.compare import compare, format_comparison, load_report
-from rag.evaluation.gate import Check, check_gate, gate_passed, load_thresholds
+from rag.evaluation.gate import Check, check_gate, gate_passed, gate_summary, load_thresholds
 from rag.evaluation.judge import Judge, make_judge
 from rag.evaluation.records import Question, load_questions
 from rag.evaluation.scores import Scores, by_kind, overall
@@ -54,9 +54,9 @@ class Settings:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
-        known = {k: v for k, v in vars(args).items() if k in cls.__dataclass_fields__}
-        known["backend"] = backend_name(getattr(args, "backend", None))
-        return cls(**{k: v for k, v in known.items() if v is not None or k == "judge"})
+        given = {k: v for k, v in vars(args).items() if k in cls.__dataclass_fields__}
+        given["backend"] = backend_name(given.get("backend"))  # None: $RAG_BACKEND or local
+        return cls(**{k: v for k, v in given.items() if v is not None})
 
     @property
     def thresholds_file(self) -> Path:
@@ -68,6 +68,7 @@ class Outcome:
     scores: Scores
     results: list[QuestionResult]
     checks: list[Check] = field(default_factory=list)
+    thresholds: dict[str, Any] = field(default_factory=dict)  # this backend's entry, when gated
     comparison: list[str] = field(default_factory=list)
     out_dir: Path = Path()
 
@@ -98,11 +99,11 @@ def run(kb: KnowledgeBase, settings: Settings, judge: Judge | None = None) -> Ou
     started = time.perf_counter()
     results = evaluate(kb, questions, settings.backend, settings.k, judge, settings.progress)
     scores = overall(results)
-    outcome = Outcome(scores, results, check_gate(scores.as_dict(), thresholds))
+    outcome = Outcome(scores, results, check_gate(scores.as_dict(), thresholds), thresholds)
     report = build_report(kb, settings, outcome, time.perf_counter() - started, judge)
     if old is not None:
         outcome.comparison = format_comparison(compare(old, report))
-    outcome.out_dir = write(Path(settings.out), report, outcome, thresholds)
+    outcome.out_dir = write(Path(settings.out), report, outcome)
     show(outcome, settings)
     return outcome
 
@@ -132,11 +133,15 @@ def evaluate(
 def build_report(
     kb: KnowledgeBase, settings: Settings, outcome: Outcome, seconds: float, judge: Judge | None
 ) -> dict[str, Any]:
-    meta = {**asdict(settings), "judge": judge.name if judge else None,
-            "thresholds": str(settings.thresholds_file) if settings.gate else None,
-            "embedder": kb.embedder.name, "questions_run": len(outcome.results),
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seconds": round(seconds, 1)}  # fmt: skip
+    meta = {
+        **asdict(settings),
+        "judge": judge.name if judge else None,
+        "thresholds": str(settings.thresholds_file) if settings.gate else None,
+        "embedder": kb.embedder.name,
+        "questions_run": len(outcome.results),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 1),
+    }
     meta.pop("progress")
     return {
         "settings": meta,
@@ -147,13 +152,12 @@ def build_report(
     }
 
 
-def write(
-    out_dir: Path, report: dict[str, Any], outcome: Outcome, thresholds: dict[str, Any]
-) -> Path:
+def write(out_dir: Path, report: dict[str, Any], outcome: Outcome) -> Path:
     md = rep.markdown(report, outcome.checks, outcome.comparison)
     rep.write_files(out_dir, report, md)
     title = f"{report['settings']['backend']}: {len(outcome.results)} questions"
-    draw_chart(report["scores"], title, out_dir / "chart.png", thresholds.get("min"))
+    bounds = {c.score: c.bound for c in outcome.checks}
+    draw_chart(report["scores"], title, out_dir / "chart.png", bounds)
     return out_dir
 
 
@@ -163,9 +167,9 @@ def show(outcome: Outcome, settings: Settings) -> None:
     if outcome.comparison:
         print("\n" + "\n".join(outcome.comparison))
     failed = sum(bool(r.failures) for r in outcome.results)
-    print(f"\n{failed} of {len(outcome.results)} questions failed (see failures.txt); "
-          f"report in {outcome.out_dir}: report.md, report.json, chart.png")  # fmt: skip
+    print(
+        f"\n{failed} of {len(outcome.results)} questions failed (see failures.txt); "
+        f"report in {outcome.out_dir}: report.md, report.json, chart.png"
+    )
     if settings.gate:
-        bad = [f"{c.score} {c.value:.3f} vs {c.bound:.2f}" for c in outcome.checks
-               if not c.passed and c.value is not None]  # fmt: skip
-        print("gate: passed" if not bad else f"gate: FAILED ({'; '.join(bad)})")
+        print(gate_summary(outcome.checks, outcome.thresholds, len(outcome.results)))

@@ -58,8 +58,9 @@ def overall(results: Sequence[QuestionResult]) -> Scores:
         answerable=len(answerable),
         hit_at_k=metrics.mean(float(bool(r.hit)) for r in answerable),
         mrr=metrics.mean(r.reciprocal_rank or 0.0 for r in answerable),
-        evidence_recall=metrics.ratio(sum(r.spans_found for r in answerable),
-                                      sum(r.spans_total for r in answerable)),
+        evidence_recall=metrics.ratio(
+            sum(r.spans_found for r in answerable), sum(r.spans_total for r in answerable)
+        ),
         correct=metrics.mean(float(bool(r.correct)) for r in answerable),
         citation_recall=_mean_of(r.citation_recall for r in results),
         citation_precision=_mean_of(r.citation_precision for r in results),
@@ -72,7 +73,7 @@ def overall(results: Sequence[QuestionResult]) -> Scores:
         latency_p95=metrics.percentile(latencies, 95),
         tokens_mean=metrics.mean(float(r.tokens) for r in results),
         tokens_total=sum(r.tokens for r in results),
-    )  # fmt: skip
+    )
 
 
 def _mean_of(values: Iterable[float | None]) -> float | None:

@@ -65,22 +65,30 @@ def score_answer(
         for claim in claims:
             claim.judge = _verdict(judge, claim, answer)
     answerable = question.answerable
+    correct = metrics.is_correct(answer.text, answer.abstained, question.answers)
     result = QuestionResult(
-        id=question.id, kind=question.kind, question=question.question, answerable=answerable,
-        answer=answer.text, abstained=answer.abstained,
-        retrieved=[h.chunk_id for h in answer.sources], evidence_ranks=ranks,
+        id=question.id,
+        kind=question.kind,
+        question=question.question,
+        answerable=answerable,
+        answer=answer.text,
+        abstained=answer.abstained,
+        retrieved=[h.chunk_id for h in answer.sources],
+        evidence_ranks=ranks,
         spans_found=metrics.spans_found(passages, question.spans),
         spans_total=len(question.spans),
         hit=metrics.hit_at_k(ranks, k) if answerable else None,
         reciprocal_rank=metrics.reciprocal_rank(ranks) if answerable else None,
-        correct=metrics.is_correct(answer.text, answer.abstained, question.answers)
-        if answerable else None,
-        claims=claims, citation_recall=metrics.citation_recall(claims),
+        correct=correct if answerable else None,
+        claims=claims,
+        citation_recall=metrics.citation_recall(claims),
         citation_precision=metrics.citation_precision(claims),
         judge_recall=metrics.judge_recall(claims) if judge is not None else None,
-        latency=float(answer.timings.get("total", 0.0)), tokens=answer.tokens,
-        incomplete=answer.incomplete, dropped_citations=list(answer.dropped_citations),
-    )  # fmt: skip
+        latency=float(answer.timings.get("total", 0.0)),
+        tokens=answer.tokens,
+        incomplete=answer.incomplete,
+        dropped_citations=list(answer.dropped_citations),
+    )
     result.failures = failures(result)
     return result
 

@@ -1,0 +1,65 @@
+"""Run a generator on one thread of its own, handing its items to the caller.
+
+Gradio advances a synchronous generator with each ``next()`` on whichever worker
+thread is free. The local model's lock remembers the thread that holds it (so one
+thread cannot deadlock on its own unfinished stream); a stream hopping threads
+would confuse it, and another session's stream landing on the holder's thread
+would be refused instead of waiting. So each answer runs start to end on one thread.
+
+>>> list(in_thread(lambda: iter([1, 2, 3])))
+[1, 2, 3]
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def in_thread(make: Callable[[], Iterator[T]]) -> Iterator[T]:
+    """Iterate ``make()`` on a new daemon thread; its exceptions are raised here.
+
+    When the caller stops early (the browser tab closed), the thread stops at the
+    next item and closes the generator, which releases what it holds (a model lock).
+    """
+    items: queue.SimpleQueue[object] = queue.SimpleQueue()  # unbounded: put never blocks
+    stop = threading.Event()
+    thread = threading.Thread(target=_produce, args=(make, items, stop), daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not _DONE:
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item  # type: ignore[misc]  # anything else is a T from make()
+    finally:
+        stop.set()
+
+
+class _Raised:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _produce(
+    make: Callable[[], Iterator[T]], items: queue.SimpleQueue[object], stop: threading.Event
+) -> None:
+    try:
+        iterator = make()
+        try:
+            for item in iterator:
+                items.put(item)
+                if stop.is_set():
+                    break
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+    except BaseException as error:  # handed to the consumer, who decides
+        items.put(_Raised(error))
+    finally:
+        items.put(_DONE)
