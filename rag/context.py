@@ -36,7 +36,8 @@ def trim_hit(hit: Hit, question: str, max_tokens: int) -> Hit:
     spans = sentence_spans(hit.text)
     wanted = set(terms(question))
     ranked = sorted(range(len(spans)), key=lambda i: -len(wanted & set(terms(_at(hit, spans[i])))))
-    keep, used = [], 0
+    keep: list[int] = []
+    used = 0
     for i in ranked:
         cost = count_tokens(_at(hit, spans[i]))
         if keep and used + cost > max_tokens:

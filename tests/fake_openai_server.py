@@ -18,7 +18,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,6 +33,14 @@ class Reply:
     text: str
     chunks: int = 3
     finish_reason: str | None = "stop"
+
+
+@dataclass(frozen=True)
+class Respond:
+    """Answer with ``fn(messages)``: a stand-in model that reads the request."""
+
+    fn: Callable[[list[dict[str, str]]], str]
+    chunks: int = 4
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,7 @@ class Slow:
     after_chunks: int | None = None
 
 
-Script = Reply | Echo | HttpError | Malformed | Truncated | Slow
+Script = Reply | Respond | Echo | HttpError | Malformed | Truncated | Slow
 
 
 @dataclass
@@ -159,6 +167,8 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(script, Echo):
             users = [m for m in body.get("messages", []) if m.get("role") == "user"]
             return str(users[-1]["content"]) if users else ""
+        if isinstance(script, Respond):
+            return script.fn(list(body.get("messages", [])))
         return getattr(script, "text", "")
 
     def _stream(self, script: Script, body: dict[str, Any], text: str) -> None:
@@ -170,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        pieces = split_text(text, script.chunks if isinstance(script, Reply) else 3)
+        pieces = split_text(text, script.chunks if isinstance(script, Reply | Respond) else 3)
         self._write(chunk_event(model, None, None, role=True), chunked)
         for i, piece in enumerate(pieces):
             if isinstance(script, Malformed) and i == script.good_chunks:

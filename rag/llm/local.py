@@ -61,7 +61,7 @@ class LocalLLM:
         self.last_usage: dict[str, int] = {}
         self._llama: Llama | None = None
         self._lock = threading.Lock()
-        self._owner: int | None = None  # thread holding the lock, to refuse a self-deadlock
+        self.busy_timeout = 600.0  # seconds a caller waits for another answer to finish
 
     @property
     def loaded(self) -> bool:
@@ -85,17 +85,17 @@ class LocalLLM:
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
-        if self._owner == threading.get_ident():
+        # Not thread-aware on purpose: Gradio advances one generator from several
+        # pool threads, so "the same thread" says nothing about who holds the model.
+        if not self._lock.acquire(timeout=self.busy_timeout):
             raise BackendError(
-                "the local model is still busy with an unfinished stream in this thread; "
-                "consume or close() that stream before starting another"
+                f"the local model stayed busy with another answer for {self.busy_timeout:g} s; "
+                "try again (an unfinished stream must be consumed or closed)"
             )
-        with self._lock:
-            self._owner = threading.get_ident()
-            try:
-                yield
-            finally:
-                self._owner = None
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _load_locked(self) -> Llama:
         if self._llama is not None:
