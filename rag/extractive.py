@@ -77,7 +77,7 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, min_support: float = 0.35, max_sentences: int = 3) -> None:
+    def __init__(self, min_support: float = 0.15, max_sentences: int = 3) -> None:
         if not 0.0 <= min_support <= 1.0:
             raise InputError(f"min_support must be between 0 and 1, got {min_support!r}")
         if not 1 <= max_sentences <= 3:

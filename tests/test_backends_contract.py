@@ -68,7 +68,7 @@ def _extractive(_: FakeOpenAIServer) -> Answerer:
 def _local(_: FakeOpenAIServer) -> Answerer:
     from rag.llm.local import LocalLLM
 
-    return LLMAnswerer(LocalLLM(), max_tokens=128)
+    return LLMAnswerer(LocalLLM(), max_tokens=128, trim_tokens=80)
 
 
 BACKENDS: dict[str, Callable[[FakeOpenAIServer], Answerer]] = {
