@@ -571,3 +571,14 @@ def test_the_real_index_passes_the_gate_with_the_thresholds_file(
 ) -> None:
     outcome = run(minilm_kb, settings(tmp_path, gate=True, thresholds=str(THRESHOLDS)))
     assert outcome.checks and outcome.exit_code == 0, [c for c in outcome.checks if not c.passed]
+
+
+@pytest.mark.slow
+def test_the_local_model_passes_its_gate_on_a_slice(
+    minilm_kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    """CI's slice with the real local model: the first questions, gated by eval/thresholds.json."""
+    limit = json.loads(THRESHOLDS.read_text(encoding="utf-8"))["local"]["limit"]
+    outcome = run(minilm_kb, settings(tmp_path, "local", limit=limit, gate=True,
+                                      thresholds=str(THRESHOLDS)))  # fmt: skip
+    assert outcome.checks and outcome.exit_code == 0, [c for c in outcome.checks if not c.passed]
