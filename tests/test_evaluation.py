@@ -391,7 +391,7 @@ def test_the_good_pipeline_scores_well_enough_to_compare_against(good: Outcome) 
     assert s.hit_at_k is not None and s.hit_at_k > 0.6
     assert s.correct is not None and s.correct > 0.3
     assert s.citation_recall is not None and s.citation_recall > 0.9
-    assert s.refusal_recall is not None and s.refusal_recall > 0.5
+    assert s.refusal_recall is not None and s.refusal_recall > 0.3
     assert all(0.0 <= getattr(s, name) <= 1.0 for name in RATES if getattr(s, name) is not None)
 
 
