@@ -207,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--out", default="eval/reports")
     p.add_argument("--compare", default=None, help="an earlier report.json to compare with")
-    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument(
+        "--limit", type=int, default=None, help="N questions spread evenly over the file"
+    )
     p.add_argument("--judge", default=None, help="backend for the LLM citation judge (none: off)")
     p.add_argument("--gate", action="store_true", help="exit 1 below the thresholds")
     p.set_defaults(func=cmd_eval)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import faiss
@@ -30,6 +31,7 @@ from rag.errors import IndexMismatch, InputError
 from rag.ingest import Corpus, Skipped, load_corpus
 from rag.store import MANIFEST, SCHEMA, Manifest, check_embedder, generation_files
 from rag.types import Article, Chunk
+from rag.windows import windows
 
 log = logging.getLogger("rag")
 
@@ -119,8 +121,11 @@ def _write_generation(
 ) -> IndexReport:
     generation = (old.generation if old else 0) + 1
     files = generation_files(generation)
-    db_path, vec_path = directory / files["chunks"], directory / files["vectors"]
-    index = _open_vectors(directory, old, embedder.dim)
+    db_path = directory / files["chunks"]
+    vectors = Vectors(
+        _open_vectors(directory, old, "vectors", embedder.dim),
+        _open_vectors(directory, old, "windows", embedder.dim),
+    )
     report = IndexReport(
         corpus.files,
         len(corpus.articles),
@@ -139,7 +144,7 @@ def _write_generation(
             db.executescript(SCHEMA)
             _sync(
                 db,
-                index,
+                vectors,
                 corpus,
                 [Path(p).resolve() for p in paths],
                 embedder,
@@ -157,7 +162,8 @@ def _write_generation(
         write_atomic(directory / files["bm25"], bm25.save)
 
     write_atomic(db_path, write_db)
-    write_atomic(vec_path, lambda tmp: faiss.write_index(index, str(tmp)))
+    for role, index in (("vectors", vectors.chunks), ("windows", vectors.windows)):
+        write_atomic(directory / files[role], partial(_write_index, index))
     manifest = Manifest(
         embedder=embedder.name,
         dim=embedder.dim,
@@ -172,18 +178,30 @@ def _write_generation(
     return report
 
 
-def _open_vectors(directory: Path, old: Manifest | None, dim: int) -> faiss.Index:
+@dataclass(frozen=True)
+class Vectors:
+    """The two FAISS indexes a generation writes: chunk vectors and sentence-window vectors."""
+
+    chunks: faiss.Index
+    windows: faiss.Index
+
+
+def _open_vectors(directory: Path, old: Manifest | None, role: str, dim: int) -> faiss.Index:
     if old is None:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    index = faiss.read_index(str(directory / old.files["vectors"]))
+    index = faiss.read_index(str(directory / old.files[role]))
     if index.d != dim:
-        raise IndexMismatch(f"vectors at {directory} have dim {index.d}, expected {dim}")
+        raise IndexMismatch(f"{role} at {directory} have dim {index.d}, expected {dim}")
     return index
+
+
+def _write_index(index: faiss.Index, path: Path) -> None:
+    faiss.write_index(index, str(path))
 
 
 def _sync(
     db: sqlite3.Connection,
-    index: faiss.Index,
+    vectors: Vectors,
     corpus: Corpus,
     roots: list[Path],
     embedder: Embedder,
@@ -195,7 +213,7 @@ def _sync(
     wanted = {a.article_id: a for a in corpus.articles}
     existing = dict(db.execute("SELECT article_id, source_abs FROM articles").fetchall())
     gone = [aid for aid, src in existing.items() if aid not in wanted and _in_scope(src, roots)]
-    _remove_articles(db, index, gone)
+    _remove_articles(db, vectors, gone)
     new = [a for a in corpus.articles if a.article_id not in existing]
     for article in corpus.articles:  # a kept article may have moved file
         if article.article_id in existing:
@@ -205,7 +223,7 @@ def _sync(
             )
     fits = _fits(embedder)
     chunks = [(a, c) for a in new for c in chunk_article(a, settings, fits)]
-    _embed_and_add(db, index, chunks, embedder, progress, batch_size)
+    _embed_and_add(db, vectors, chunks, embedder, progress, batch_size)
     report.added, report.removed = len(new), len(gone)
     report.unchanged = len(corpus.articles) - len(new)
     report.embedded_chunks = len(chunks)
@@ -215,53 +233,75 @@ def _fits(embedder: Embedder) -> Fits:
     return lambda text: embedder.token_count(text) <= embedder.max_tokens
 
 
-def _remove_articles(db: sqlite3.Connection, index: faiss.Index, article_ids: list[str]) -> None:
+def _remove_articles(db: sqlite3.Connection, vectors: Vectors, article_ids: list[str]) -> None:
     for aid in article_ids:
         ids = [r[0] for r in db.execute("SELECT faiss_id FROM chunks WHERE article_id = ?", (aid,))]
-        if ids:
-            index.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT window_id FROM windows WHERE faiss_id IN ({marks})"
+        window_ids = [r[0] for r in db.execute(sql, ids)]
+        for index, remove in ((vectors.chunks, ids), (vectors.windows, window_ids)):
+            if remove:
+                index.remove_ids(np.asarray(remove, dtype=np.int64))  # type: ignore[arg-type]
+        db.execute(f"DELETE FROM windows WHERE faiss_id IN ({marks})", ids)
         db.execute("DELETE FROM chunks WHERE article_id = ?", (aid,))
         db.execute("DELETE FROM articles WHERE article_id = ?", (aid,))
 
 
 def _embed_and_add(
     db: sqlite3.Connection,
-    index: faiss.Index,
+    vectors: Vectors,
     chunks: list[tuple[Article, Chunk]],
     embedder: Embedder,
     progress: bool,
     batch_size: int,
 ) -> None:
+    """Store the chunks and their sentence windows, then embed both into their indexes."""
     next_id = (db.execute("SELECT MAX(faiss_id) FROM chunks").fetchone()[0] or 0) + 1
+    next_window = (db.execute("SELECT MAX(window_id) FROM windows").fetchone()[0] or 0) + 1
+    jobs: list[tuple[faiss.Index, int, str]] = []  # (index, id, text to embed)
     seen_articles: set[str] = set()
-    bar = tqdm(
-        total=len(chunks), desc="embedding", unit="chunk", disable=not progress or not chunks
-    )
-    for start in range(0, len(chunks), batch_size):
-        batch = chunks[start : start + batch_size]
-        vectors = embedder.embed([c.text for _, c in batch])
-        ids = np.arange(next_id, next_id + len(batch), dtype=np.int64)
-        index.add_with_ids(vectors, ids)
-        for faiss_id, (article, chunk) in zip(ids.tolist(), batch, strict=True):
-            if article.article_id not in seen_articles:
-                seen_articles.add(article.article_id)
-                _insert_article(db, article)
-            db.execute(
-                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    faiss_id,
-                    chunk.chunk_id,
-                    chunk.article_id,
-                    chunk.ordinal,
-                    chunk.text,
-                    chunk.start,
-                    chunk.end,
-                    chunk.n_tokens,
-                ),
-            )
-        next_id += len(batch)
+    for faiss_id, (article, chunk) in enumerate(chunks, start=next_id):
+        if article.article_id not in seen_articles:
+            seen_articles.add(article.article_id)
+            _insert_article(db, article)
+        _insert_chunk(db, faiss_id, chunk)
+        jobs.append((vectors.chunks, faiss_id, chunk.text))
+        for text in windows(chunk.text):
+            db.execute("INSERT INTO windows VALUES (?, ?)", (next_window, faiss_id))
+            jobs.append((vectors.windows, next_window, text))
+            next_window += 1
+    _embed_jobs(jobs, embedder, progress, batch_size)
+
+
+def _embed_jobs(
+    jobs: list[tuple[faiss.Index, int, str]], embedder: Embedder, progress: bool, batch_size: int
+) -> None:
+    bar = tqdm(total=len(jobs), desc="embedding", unit="text", disable=not progress or not jobs)
+    for start in range(0, len(jobs), batch_size):
+        batch = jobs[start : start + batch_size]
+        embedded = embedder.embed([text for _, _, text in batch])
+        for target in {id(index): index for index, _, _ in batch}.values():
+            rows = [i for i, (index, _, _) in enumerate(batch) if index is target]
+            ids = np.asarray([batch[i][1] for i in rows], dtype=np.int64)
+            target.add_with_ids(embedded[rows], ids)
         bar.update(len(batch))
     bar.close()
+
+
+def _insert_chunk(db: sqlite3.Connection, faiss_id: int, chunk: Chunk) -> None:
+    db.execute(
+        "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)",
+        (
+            faiss_id,
+            chunk.chunk_id,
+            chunk.article_id,
+            chunk.ordinal,
+            chunk.text,
+            chunk.start,
+            chunk.end,
+            chunk.n_tokens,
+        ),
+    )
 
 
 def _insert_article(db: sqlite3.Connection, article: Article) -> None:
@@ -284,9 +324,11 @@ def _remove_stale(directory: Path, live: set[str]) -> None:
     for path in directory.iterdir():
         is_data = path.name.split("-")[0] in {
             "vectors",
+            "windows",
             "chunks",
             "bm25",
             ".vectors",
+            ".windows",
             ".chunks",
             ".bm25",
         }

@@ -4,7 +4,9 @@ Layout of an index directory (one *generation* is live at a time)::
 
     manifest.json            the commit point: names the live files and their sha256
     vectors-000003.faiss     IndexIDMap2(IndexFlatIP): cosine on normalised vectors
-    chunks-000003.sqlite     articles and chunks; chunks.faiss_id is the FAISS id
+    windows-000003.faiss     the same over sentence windows (rag/windows.py)
+    chunks-000003.sqlite     articles, chunks (chunks.faiss_id is the FAISS id) and
+                             windows (window_id -> the faiss_id of its chunk)
     bm25-000003.npz          the BM25 postings (NumPy arrays, loaded without pickle)
 
 A writer builds the next generation beside the live one and then replaces
@@ -26,7 +28,7 @@ from rag.atomic import sha256_file
 from rag.bm25 import BM25
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 
-FORMAT = 1
+FORMAT = 2  # 2: sentence windows
 MANIFEST = "manifest.json"
 
 SCHEMA = """
@@ -37,6 +39,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     faiss_id INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, article_id TEXT, ordinal INTEGER,
     text TEXT, start INTEGER, end INTEGER, n_tokens INTEGER);
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS windows (window_id INTEGER PRIMARY KEY, faiss_id INTEGER);
+CREATE INDEX IF NOT EXISTS windows_chunk ON windows(faiss_id);
 """
 
 
@@ -80,6 +84,7 @@ class Manifest:
 def generation_files(generation: int) -> dict[str, str]:
     return {
         "vectors": f"vectors-{generation:06d}.faiss",
+        "windows": f"windows-{generation:06d}.faiss",
         "chunks": f"chunks-{generation:06d}.sqlite",
         "bm25": f"bm25-{generation:06d}.npz",
     }
@@ -103,10 +108,12 @@ class Store:
         self._verify()
         files = manifest.files
         self.vectors = faiss.read_index(str(directory / files["vectors"]))
+        self.windows = faiss.read_index(str(directory / files["windows"]))
         uri = f"file:{directory / files['chunks']}?mode=ro"
         self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.bm25 = BM25.load(directory / files["bm25"])
+        self.window_owner = dict(self.db.execute("SELECT window_id, faiss_id FROM windows"))
 
     @classmethod
     def open(cls, directory: str | Path) -> Store:
@@ -136,6 +143,26 @@ class Store:
             query.reshape(1, -1).astype(np.float32), min(n, len(self))
         )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def dense_windows(
+        self, query: np.ndarray, n: int, allowed: set[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """Chunks ranked by their best sentence window: (chunk faiss_id, cosine), best first."""
+        total = int(self.windows.ntotal)
+        if total == 0:
+            return []
+        # Several windows per chunk, and a filter may reject many: look deep enough.
+        depth = total if allowed is not None else min(total, n * 8)
+        scores, ids = self.windows.search(query.reshape(1, -1).astype(np.float32), depth)
+        best: dict[int, float] = {}
+        for window_id, score in zip(ids[0], scores[0], strict=True):
+            owner = self.window_owner.get(int(window_id))
+            if owner is None or (allowed is not None and owner not in allowed):
+                continue
+            best.setdefault(owner, float(score))  # results come best first
+            if len(best) == n:
+                break
+        return list(best.items())
 
     def vector(self, faiss_id: int) -> np.ndarray:
         return np.asarray(self.vectors.reconstruct(faiss_id), dtype=np.float32)

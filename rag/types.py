@@ -45,7 +45,7 @@ class Hit:
     text: str
     start: int
     end: int
-    score: float  # the ranking score (fused RRF score in hybrid mode)
+    score: float  # the ranking score: fused RRF in hybrid and dense modes, BM25 in bm25 mode
     publisher: str = ""
     dense_score: float = 0.0  # cosine similarity to the query
     bm25_score: float = 0.0  # BM25 score (0 when the chunk shares no term with the query)

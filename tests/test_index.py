@@ -44,7 +44,8 @@ def test_build_load_and_counts(seeds_copy: Path, tmp_path: Path) -> None:
 def test_reindexing_an_unchanged_corpus_embeds_nothing(seeds_copy: Path, tmp_path: Path) -> None:
     emb = CountingEmbedder()
     first = index_corpus([seeds_copy], tmp_path / "ix", emb, progress=False)
-    assert len(emb.embedded) == first.chunks
+    windows = rag.load(tmp_path / "ix", embedder=emb).store.windows.ntotal
+    assert len(emb.embedded) == first.chunks + windows  # each chunk and its sentence windows
     emb.embedded.clear()
     second = index_corpus([seeds_copy], tmp_path / "ix", emb, progress=False)
     assert emb.embedded == [] and second.unchanged == 5 and second.chunks == first.chunks
@@ -60,7 +61,12 @@ def test_a_changed_article_is_reembedded_alone(seeds_copy: Path, tmp_path: Path)
     assert (report.added, report.removed, report.unchanged) == (1, 1, 4)
     kb = rag.load(tmp_path / "ix", embedder=emb)
     week = [a for a in kb.articles() if a["publisher"] == "The Week"]
-    assert len(emb.embedded) == week[0]["chunks"]  # only The Week's chunks
+    week_windows = kb.store.db.execute(
+        "SELECT COUNT(*) FROM windows JOIN chunks USING(faiss_id) WHERE article_id = ?",
+        (week[0]["article_id"],),
+    ).fetchone()[0]
+    assert week_windows > week[0]["chunks"]
+    assert len(emb.embedded) == week[0]["chunks"] + week_windows  # only The Week's texts
     assert any("a pose and a posture" in t for t in emb.embedded)
     texts = [h.text for h in kb.search("Witkoff posture pose", k=3)]
     assert any("a pose and a posture" in t for t in texts)
@@ -77,6 +83,10 @@ def test_a_deleted_files_chunks_disappear(seeds_copy: Path, tmp_path: Path) -> N
     assert all("Witkoff" not in h.text for h in kb.search("Witkoff posture pose", k=10))
     rows = kb.store.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
     assert rows == len(kb.store)  # FAISS and SQLite agree
+    windows = kb.store.db.execute(
+        "SELECT COUNT(*) FROM windows WHERE faiss_id NOT IN (SELECT faiss_id FROM chunks)"
+    ).fetchone()[0]
+    assert windows == 0 and len(kb.store.window_owner) == kb.store.windows.ntotal
 
 
 def test_indexing_another_folder_keeps_the_first(seeds_copy: Path, tmp_path: Path) -> None:
@@ -127,6 +137,7 @@ def test_no_pickle_in_the_index(seeds_copy: Path, tmp_path: Path) -> None:
         "chunks",
         "manifest",
         "vectors",
+        "windows",
     ]
     json.loads((tmp_path / "ix" / "manifest.json").read_text())
 

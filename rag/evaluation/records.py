@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rag.errors import InputError
+
+T = TypeVar("T")
 
 ANSWERABLE_KINDS = ("factual", "paraphrase", "number", "date", "multi_article", "followup")
 UNANSWERABLE_KINDS = (
@@ -47,7 +49,11 @@ class Question:
 
 
 def load_questions(path: str | Path, limit: int | None = None) -> list[Question]:
-    """Read and validate a questions file; ``limit`` keeps only the first N questions."""
+    """Read and validate a questions file; ``limit`` keeps N questions spread over it.
+
+    A spread, not the first N: the file is grouped by kind (look-ups first, the
+    unanswerable ones last), and a slice should keep the mix.
+    """
     file = Path(path)
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be 1 or more, got {limit}")
@@ -59,7 +65,18 @@ def load_questions(path: str | Path, limit: int | None = None) -> list[Question]
     if not questions:
         raise InputError(f"the questions file {str(file)!r} holds no questions")
     _check_unique([q.id for q in questions], file)
-    return questions[:limit] if limit else questions
+    return spread(questions, limit) if limit else questions
+
+
+def spread(items: list[T], n: int) -> list[T]:
+    """``n`` items at even steps through ``items``, first included, in file order.
+
+    >>> spread(list("abcdefgh"), 3)
+    ['a', 'd', 'g']
+    """
+    if n >= len(items):
+        return items
+    return [items[i * len(items) // n] for i in range(n)]
 
 
 def parse_question(line: str, line_no: int) -> Question:
