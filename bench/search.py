@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/search.py [--index index] [--synthetic 100000]
 
-The synthetic index holds random 384-d vectors (MiniLM's dimension) and BM25 text
-made of seed words, so FAISS and BM25 do real work at that size; query embedding
-with MiniLM is timed separately on the seeds index.
+The synthetic index holds random 384-d vectors (MiniLM's dimension), five
+sentence-window vectors per chunk (as the seeds have), and BM25 text made of seed
+words, so FAISS and BM25 do real work at that size; query embedding with MiniLM is
+timed separately on the seeds index.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class FixedEmbedder:
         return len(text.split())
 
 
+WINDOWS_PER_CHUNK = 5  # the seeds index has 334 windows for 70 chunks
+
+
 def synthetic_store(directory: Path, n: int, dim: int, vocab: list[str]) -> Store:
     rng, files = random.Random(0), generation_files(1)
     vectors = np.random.default_rng(0).standard_normal((n, dim)).astype(np.float32)
@@ -65,6 +69,13 @@ def synthetic_store(directory: Path, n: int, dim: int, vocab: list[str]) -> Stor
     index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
     index.add_with_ids(vectors, np.arange(1, n + 1, dtype=np.int64))
     faiss.write_index(index, str(directory / files["vectors"]))
+    per_chunk = WINDOWS_PER_CHUNK
+    windows = np.random.default_rng(1).standard_normal((n * per_chunk, dim)).astype(np.float32)
+    faiss.normalize_L2(windows)
+    window_index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    window_index.add_with_ids(windows, np.arange(1, n * per_chunk + 1, dtype=np.int64))
+    del windows
+    faiss.write_index(window_index, str(directory / files["windows"]))
     texts = [" ".join(rng.choices(vocab, k=120)) for _ in range(n)]
     db = sqlite3.connect(directory / files["chunks"])
     db.executescript(SCHEMA)
@@ -72,6 +83,10 @@ def synthetic_store(directory: Path, n: int, dim: int, vocab: list[str]) -> Stor
     db.executemany(
         "INSERT INTO chunks VALUES (?, ?, 'a', ?, ?, 0, 0, 0)",
         [(i + 1, f"a:{i}", i, t) for i, t in enumerate(texts)],
+    )
+    db.executemany(
+        "INSERT INTO windows VALUES (?, ?)",
+        [(w + 1, w // per_chunk + 1) for w in range(n * per_chunk)],
     )
     db.commit()
     db.close()

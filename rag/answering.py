@@ -14,7 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rag.answerer import Answerer
-from rag.citations import parse_numbers, resolve
+from rag.attribution import repoint
+from rag.citations import parse_numbers, resolve, split_sentences
 from rag.errors import IncompleteResponse, InputError
 from rag.llm.base import Message
 from rag.prompting import MARKER_RE, REFUSAL, is_refusal
@@ -187,7 +188,8 @@ def _generate(
     if is_refusal(text) or not text:
         yield base  # abstained: the backend said the sources do not hold the answer
         return
-    resolved = resolve(text, hits)
+    # A small model may quote one passage and cite another: point each claim at its passage.
+    resolved = resolve(repoint(text, hits, split_sentences(text)), hits)
     base.text, base.citations, base.abstained = resolved.text, resolved.citations, False
     base.dropped_citations, base.unsupported = resolved.dropped, resolved.unsupported
     yield base

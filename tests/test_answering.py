@@ -143,3 +143,26 @@ def test_renumberer_handles_markers_split_across_pieces() -> None:
     out = r.feed("Claim [") + r.feed("3") + r.feed("]. Other [1") + r.feed(", 3]. Bad [8].")
     out += r.flush()
     assert out == "Claim [1]. Other [1][2]. Bad ."
+
+
+def test_a_claim_citing_the_wrong_source_is_pointed_at_the_right_one(
+    hash_kb: rag.KnowledgeBase,
+) -> None:
+    """A small model quotes source n and writes [1]; the citation must reach source n."""
+
+    def reply(messages: Sequence[Message]) -> str:
+        right = _source_number(messages, "a posture and a pose")
+        wrong = 1 if right != 1 else 2
+        return f'Steve Witkoff called the coalition "a posture and a pose" [{wrong}].'
+
+    answer = _kb_with(hash_kb, ScriptedLLM(reply)).ask(WITKOFF, backend="scripted")
+    assert not answer.abstained and len(answer.citations) == 1
+    assert answer.text.endswith('"a posture and a pose" [1].')
+    assert "a posture and a pose" in answer.citations[0].hit.text
+
+
+def test_a_claim_no_source_holds_keeps_its_citation(hash_kb: rag.KnowledgeBase) -> None:
+    llm = ScriptedLLM("Water boils at 212 degrees Fahrenheit at sea level [2].")
+    answer = _kb_with(hash_kb, llm).ask(WITKOFF, backend="scripted")
+    assert [c.n for c in answer.citations] == [1]
+    assert answer.citations[0].hit == answer.sources[1]  # nothing re-pointed, nothing invented

@@ -17,7 +17,8 @@ import rag
 from rag.answerer import Answerer, LLMAnswerer
 from rag.errors import BackendError
 from rag.extractive import ExtractiveAnswerer
-from rag.llm.base import LLM, Message
+from rag.llm.base import Message
+from rag.llm.local import LocalLLM
 from rag.llm.openai_backend import OpenAIConfig, OpenAILLM
 from rag.llm.scripted import ScriptedLLM
 from rag.prompting import REFUSAL
@@ -66,15 +67,20 @@ def _extractive(_: FakeOpenAIServer) -> Answerer:
     return ExtractiveAnswerer()
 
 
-@functools.cache  # one model load for the whole suite
-def _local_llm() -> LLM:
-    from rag.llm.local import LocalLLM
-
+@functools.cache  # one model load for the whole suite; closed by close_the_local_model
+def _local_llm() -> LocalLLM:
     return LocalLLM()
 
 
 def _local(_: FakeOpenAIServer) -> Answerer:
     return LLMAnswerer(_local_llm(), max_tokens=128, trim_tokens=80)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def close_the_local_model() -> Iterator[None]:
+    yield
+    if _local_llm.cache_info().currsize:
+        _local_llm().close()
 
 
 BACKENDS: dict[str, Callable[[FakeOpenAIServer], Answerer]] = {

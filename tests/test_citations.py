@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.attribution import repoint, support
 from rag.citations import resolve, split_sentences
 from rag.prompting import REFUSAL
 from rag.types import Hit
@@ -140,3 +141,17 @@ def test_a_claim_citing_only_a_missing_source_is_unsupported() -> None:
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
+
+
+def test_repoint_moves_a_misattributed_claim_and_leaves_supported_ones() -> None:
+    passages = ["Starmer hosted the summit in London on Sunday.", "Drones hit a depot in Russia."]
+    hits = [Hit(f"a:{i}", "a", "T", "x.txt", t, 0, len(t), 1.0) for i, t in enumerate(passages)]
+    assert support("Drones hit a depot [1].", passages[1]) == 1.0
+    text = "Starmer hosted the summit [1]. Drones hit a Russian depot [1][1]."
+    sentences = ["Starmer hosted the summit [1].", "Drones hit a Russian depot [1][1]."]
+    assert (
+        repoint(text, hits, sentences)
+        == "Starmer hosted the summit [1]. Drones hit a Russian depot [2]."
+    )
+    # a claim split differently from the text is left alone rather than mangled
+    assert repoint(text, hits, ["no such sentence"]) == text

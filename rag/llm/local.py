@@ -72,6 +72,17 @@ class LocalLLM:
         with self._exclusive():
             self._load_locked()
 
+    def close(self) -> None:
+        """Free the model now; the next stream loads it again.
+
+        llama-cpp-python frees a model it still holds at interpreter exit, after its
+        own helpers are gone, and prints a TypeError traceback: close it before.
+        """
+        with self._exclusive():
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
+
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int = 512, temperature: float = 0.0
     ) -> Iterator[str]:
