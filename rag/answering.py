@@ -133,8 +133,13 @@ def answer_stream(
     answerer: Answerer,
     options: SearchOptions,
     policy: AbstainPolicy,
+    repoint_citations: bool = True,
 ) -> Iterator[str | Answer]:
-    """Yield the answer text in pieces, then the final :class:`Answer`."""
+    """Yield the answer text in pieces, then the final :class:`Answer`.
+
+    ``repoint_citations`` (see :mod:`rag.attribution`) is off only to measure what
+    the step is worth, or to show that the eval catches wrong citations without it.
+    """
     started = time.perf_counter()
     question = clean_question(question)
     turns = as_messages(history)
@@ -156,7 +161,7 @@ def answer_stream(
         yield REFUSAL
         yield base
         return
-    yield from _generate(question, turns, hits, answerer, base, started)
+    yield from _generate(question, turns, hits, answerer, base, started, repoint_citations)
 
 
 def _generate(
@@ -166,6 +171,7 @@ def _generate(
     answerer: Answerer,
     base: Answer,
     started: float,
+    repoint_citations: bool,
 ) -> Iterator[str | Answer]:
     renumber, raw, pieces = Renumberer(len(hits)), [], 0
     try:
@@ -189,7 +195,9 @@ def _generate(
         yield base  # abstained: the backend said the sources do not hold the answer
         return
     # A small model may quote one passage and cite another: point each claim at its passage.
-    resolved = resolve(repoint(text, hits, split_sentences(text)), hits)
+    if repoint_citations:
+        text = repoint(text, hits, split_sentences(text))
+    resolved = resolve(text, hits)
     base.text, base.citations, base.abstained = resolved.text, resolved.citations, False
     base.dropped_citations, base.unsupported = resolved.dropped, resolved.unsupported
     yield base

@@ -32,8 +32,16 @@ History = Sequence[Message | dict[str, str]] | None
 class KnowledgeBase:
     """A loaded index with its embedder; answer backends are made on first use."""
 
-    def __init__(self, store: Store, embedder: Embedder, policy: AbstainPolicy | None = None):
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        policy: AbstainPolicy | None = None,
+        *,
+        repoint_citations: bool = True,
+    ):
         self.store = store
+        self.repoint_citations = repoint_citations  # rag.attribution; off only to measure it
         self.embedder = embedder
         self.retriever = Retriever(store, embedder)
         self.policy = policy or AbstainPolicy.for_embedder(embedder.name)
@@ -78,7 +86,15 @@ class KnowledgeBase:
         """Yield answer text pieces, then the final :class:`Answer`."""
         answerer = self._answerers.get(backend or "") or self.answerer(backend)
         options = SearchOptions(k=k)
-        return answer_stream(question, history, self.retriever, answerer, options, self.policy)
+        return answer_stream(
+            question,
+            history,
+            self.retriever,
+            answerer,
+            options,
+            self.policy,
+            self.repoint_citations,
+        )
 
     def ask(
         self, question: str, history: History = None, backend: str | None = None, k: int = 5

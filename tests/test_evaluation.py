@@ -361,9 +361,14 @@ class ShiftedAnswerer:
         yield re.sub(r"\[(\d+)\]", lambda m: f"[{int(m.group(1)) % len(hits) + 1}]", text)
 
 
-def fresh(kb: KnowledgeBase) -> KnowledgeBase:
+def fresh(kb: KnowledgeBase, repoint_citations: bool = True) -> KnowledgeBase:
     """A KnowledgeBase over the same index, so a test may break it without touching ``kb``."""
-    return KnowledgeBase(kb.store, kb.embedder)
+    return KnowledgeBase(kb.store, kb.embedder, repoint_citations=repoint_citations)
+
+
+def unchecked(kb: KnowledgeBase) -> KnowledgeBase:
+    """A pipeline whose citation check is broken: wrong numbers are not re-pointed."""
+    return fresh(kb, repoint_citations=False)
 
 
 def settings(tmp: Path, backend: str = "extractive", **kw: object) -> Settings:
@@ -427,12 +432,23 @@ def test_an_answerer_ignoring_its_sources_collapses_correctness_and_citations(
 def test_shifted_citation_numbers_collapse_citation_scores_not_correctness(
     hash_kb: KnowledgeBase, good: Outcome, tmp_path: Path
 ) -> None:
-    kb = fresh(hash_kb)
+    kb = unchecked(hash_kb)
     kb.use_answerer(ShiftedAnswerer())
     bad = run(kb, settings(tmp_path, backend="shifted")).scores
     assert bad.correct == good.scores.correct  # the same sentences
     assert bad.citation_recall is not None and bad.citation_recall < 0.5
     assert bad.citation_precision is not None and bad.citation_precision < 0.5
+
+
+def test_the_citation_check_repairs_shifted_numbers(
+    hash_kb: KnowledgeBase, good: Outcome, tmp_path: Path
+) -> None:
+    """The same wrong numbers through the whole pipeline: re-pointed to the quoted passage."""
+    kb = fresh(hash_kb)
+    kb.use_answerer(ShiftedAnswerer())
+    repaired = run(kb, settings(tmp_path, backend="shifted")).scores
+    assert repaired.citation_recall == good.scores.citation_recall
+    assert repaired.citation_precision == good.scores.citation_precision
 
 
 def test_the_gate_fails_a_broken_pipeline_and_passes_the_good_one(
@@ -445,7 +461,7 @@ def test_the_gate_fails_a_broken_pipeline_and_passes_the_good_one(
     file.write_text(json.dumps({"extractive": bounds, "shifted": bounds}), encoding="utf-8")
     again = run(fresh(hash_kb), settings(tmp_path / "a", gate=True, thresholds=str(file)))
     assert again.exit_code == 0 and len(again.checks) == len(names)
-    kb = fresh(hash_kb)
+    kb = unchecked(hash_kb)
     kb.use_answerer(ShiftedAnswerer())
     bad = run(kb, settings(tmp_path / "b", "shifted", gate=True, thresholds=str(file)))
     assert bad.exit_code == 1
@@ -480,7 +496,7 @@ def test_bounds_round_scores_down_and_rates_up() -> None:
 def test_compare_with_a_broken_run_lists_what_got_worse(
     hash_kb: KnowledgeBase, good: Outcome, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    kb = fresh(hash_kb)
+    kb = unchecked(hash_kb)
     kb.use_answerer(ShiftedAnswerer())
     old = str(good.out_dir / "report.json")
     bad = run(kb, settings(tmp_path, "shifted", compare=old, limit=40))
@@ -501,7 +517,7 @@ def test_a_judge_runs_beside_the_rule_and_agreement_is_reported(
         claim = claim.split("\n")[0]
         return "yes" if " ".join(claim.split()[:4]) in " ".join(passage.split()) else "no"
 
-    kb = fresh(hash_kb)
+    kb = unchecked(hash_kb)
     kb.use_answerer(ShiftedAnswerer())
     outcome = run(kb, settings(tmp_path, "shifted", limit=30), judge=LLMJudge(ScriptedLLM(verdict)))
     s = outcome.scores
