@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/search.py [--index index] [--synthetic 100000]
 
-The synthetic index holds random 384-d vectors (MiniLM's dimension), five
+The synthetic index holds random 384-d vectors (MiniLM's dimension), four
 sentence-window vectors per chunk (as the seeds have), and BM25 text made of seed
 words, so FAISS and BM25 do real work at that size; query embedding with MiniLM is
 timed separately on the seeds index.
@@ -59,7 +59,7 @@ class FixedEmbedder:
         return len(text.split())
 
 
-WINDOWS_PER_CHUNK = 5  # the seeds index has 334 windows for 70 chunks
+WINDOWS_PER_CHUNK = 4  # the seeds index has 264 windows for 70 chunks
 
 
 def synthetic_store(directory: Path, n: int, dim: int, vocab: list[str]) -> Store:

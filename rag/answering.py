@@ -18,7 +18,7 @@ from rag.attribution import repoint
 from rag.citations import parse_numbers, resolve, split_sentences
 from rag.errors import IncompleteResponse, InputError
 from rag.llm.base import Message
-from rag.prompting import MARKER_RE, REFUSAL, is_refusal
+from rag.prompting import MARKER_RE, REFUSAL, is_refusal, strip_markers
 from rag.retrieval import Retriever, SearchOptions
 from rag.types import Answer, Hit
 
@@ -191,8 +191,10 @@ def _generate(
     text = "".join(raw).strip()
     base.timings["total"] = time.perf_counter() - started
     base.tokens = pieces
-    if is_refusal(text) or not text:
-        yield base  # abstained: the backend said the sources do not hold the answer
+    if is_refusal(text) or not strip_markers(text):
+        # abstained: the backend said the sources do not hold the answer, or said nothing
+        # but a marker ("[1]" alone, as the small local model sometimes does)
+        yield base
         return
     # A small model may quote one passage and cite another: point each claim at its passage.
     if repoint_citations:

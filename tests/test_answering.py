@@ -166,3 +166,9 @@ def test_a_claim_no_source_holds_keeps_its_citation(hash_kb: rag.KnowledgeBase) 
     answer = _kb_with(hash_kb, llm).ask(WITKOFF, backend="scripted")
     assert [c.n for c in answer.citations] == [1]
     assert answer.citations[0].hit == answer.sources[1]  # nothing re-pointed, nothing invented
+
+
+@pytest.mark.parametrize("reply", ["[1]", " [2][3] ", ""])
+def test_a_reply_of_markers_alone_is_no_answer(hash_kb: rag.KnowledgeBase, reply: str) -> None:
+    answer = _kb_with(hash_kb, ScriptedLLM(reply)).ask(WITKOFF, backend="scripted")
+    assert answer.abstained and answer.citations == [] and answer.text == REFUSAL
