@@ -21,7 +21,7 @@ from rag.evaluation.gate import check_gate, gate_passed, gate_summary, load_thre
 from rag.evaluation.judge import LLMJudge, make_judge, parse_verdict
 from rag.evaluation.records import Question, load_questions, parse_question
 from rag.evaluation.runner import Outcome, Settings, main, run
-from rag.evaluation.scores import RATES, SCORE_NAMES
+from rag.evaluation.scores import RATES, SCORE_NAMES, Scores
 from rag.evaluation.scoring import (
     SHOULD_NOT_REFUSE,
     SHOULD_REFUSE,
@@ -429,12 +429,15 @@ def test_an_answerer_ignoring_its_sources_collapses_correctness_and_citations(
     assert any(SHOULD_REFUSE in r.failures for r in bad.results)
 
 
+def shifted_scores(kb: KnowledgeBase, tmp_path: Path) -> Scores:
+    kb.use_answerer(ShiftedAnswerer())
+    return run(kb, settings(tmp_path, backend="shifted")).scores
+
+
 def test_shifted_citation_numbers_collapse_citation_scores_not_correctness(
     hash_kb: KnowledgeBase, good: Outcome, tmp_path: Path
 ) -> None:
-    kb = unchecked(hash_kb)
-    kb.use_answerer(ShiftedAnswerer())
-    bad = run(kb, settings(tmp_path, backend="shifted")).scores
+    bad = shifted_scores(unchecked(hash_kb), tmp_path)
     assert bad.correct == good.scores.correct  # the same sentences
     assert bad.citation_recall is not None and bad.citation_recall < 0.5
     assert bad.citation_precision is not None and bad.citation_precision < 0.5
@@ -444,9 +447,7 @@ def test_the_citation_check_repairs_shifted_numbers(
     hash_kb: KnowledgeBase, good: Outcome, tmp_path: Path
 ) -> None:
     """The same wrong numbers through the whole pipeline: re-pointed to the quoted passage."""
-    kb = fresh(hash_kb)
-    kb.use_answerer(ShiftedAnswerer())
-    repaired = run(kb, settings(tmp_path, backend="shifted")).scores
+    repaired = shifted_scores(fresh(hash_kb), tmp_path)
     assert repaired.citation_recall == good.scores.citation_recall
     assert repaired.citation_precision == good.scores.citation_precision
 
