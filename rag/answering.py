@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rag.answerer import Answerer
 from rag.attribution import repoint
-from rag.citations import parse_numbers, resolve, split_sentences
+from rag.citations import parse_numbers, resolve
 from rag.errors import IncompleteResponse, InputError
 from rag.llm.base import Message
 from rag.prompting import MARKER_RE, REFUSAL, is_refusal, strip_markers
@@ -198,7 +198,7 @@ def _generate(
         return
     # A small model may quote one passage and cite another: point each claim at its passage.
     if repoint_citations:
-        text = repoint(text, hits, split_sentences(text))
+        text = repoint(text, hits)
     resolved = resolve(text, hits)
     base.text, base.citations, base.abstained = resolved.text, resolved.citations, False
     base.dropped_citations, base.unsupported = resolved.dropped, resolved.unsupported

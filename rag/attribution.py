@@ -12,10 +12,10 @@ the evaluation still counts it as unsupported.
 >>> texts = ["Starmer hosted talks in London.", 'Witkoff called it "a posture and a pose".']
 >>> hits = [Hit(f"a:{i}", "a", "T", "x.txt", t, 0, len(t), 1.0) for i, t in enumerate(texts)]
 >>> text = '[1] Witkoff called it "a posture and a pose".'
->>> repoint(text, hits, [text])
+>>> repoint(text, hits)
 '[2] Witkoff called it "a posture and a pose".'
 >>> text = "Starmer hosted talks [1]. Water boils at 100 degrees [2]."
->>> repoint(text, hits, ["Starmer hosted talks [1].", "Water boils at 100 degrees [2]."])
+>>> repoint(text, hits)
 'Starmer hosted talks [1]. Water boils at 100 degrees [2].'
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.citations import parse_numbers
+from rag.citations import parse_numbers, split_sentences
 from rag.prompting import MARKER_RE, strip_markers
 from rag.textnorm import terms
 from rag.types import Hit
@@ -41,14 +41,14 @@ def support(claim: str, passage: str) -> float:
     return len(words & set(terms(passage))) / len(words)
 
 
-def repoint(text: str, hits: Sequence[Hit], sentences: Sequence[str] = ()) -> str:
+def repoint(text: str, hits: Sequence[Hit], sentences: Sequence[str] | None = None) -> str:
     """``text`` with each misattributed claim's markers replaced by the right source number.
 
-    ``sentences`` are the claim sentences of ``text`` in order (as
-    :func:`rag.citations.split_sentences` gives them); by default, its lines.
+    ``sentences`` are the sentences of ``text`` in order; by default those that
+    :func:`rag.citations.split_sentences` finds, which keep a trailing marker.
     """
     out, pos = [], 0
-    for sentence in sentences or text.splitlines():
+    for sentence in split_sentences(text) if sentences is None else sentences:
         at = text.find(sentence, pos)
         if at < 0:  # re-joined differently by the splitter: leave it as it is
             continue
