@@ -45,3 +45,7 @@ class IncompleteResponse(BackendError):
     def __init__(self, message: str, partial: str = "") -> None:
         super().__init__(message)
         self.partial = partial
+
+
+class RuntimeCrash(BackendError):
+    """The native model runtime died (a signal such as SIGILL) or cannot run on this CPU."""

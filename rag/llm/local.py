@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import BackendError, ConfigError, IncompleteResponse, ModelNotFound, RagError
+from rag.llm import runtime
 from rag.llm.base import Message
 from rag.llm.gguf import model_path as resolve_model_path
 
@@ -112,6 +113,10 @@ class LocalLLM:
         if self._llama is not None:
             return self._llama
         path = resolve_model_path(self._requested_path)
+        # A native crash would take this whole process down without a word: prove first,
+        # in a child process, that this build runs on this CPU (once, then remembered).
+        runtime.ensure_runs(path)
+        runtime.load_backends()
         from llama_cpp import Llama
 
         try:
