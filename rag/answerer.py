@@ -39,6 +39,7 @@ class LLMAnswerer:
         max_tokens: int = 256,
         context_tokens: int = 4096,
         trim_tokens: int | None = None,
+        evidence_first: bool = False,
     ) -> None:
         if max_tokens < 1:
             raise InputError(f"max_tokens must be at least 1, got {max_tokens!r}")
@@ -50,6 +51,9 @@ class LLMAnswerer:
         self.max_tokens = max_tokens
         self.context_tokens = context_tokens
         self.trim_tokens = trim_tokens  # None: passages go to the model whole
+        # True: the pipeline hands over the evidence sentences (rag.evidence) and has already
+        # decided the question is answerable, so the prompt has no refusal exit.
+        self.evidence_first = evidence_first
         self.name = llm.name
 
     def stream(
@@ -57,6 +61,6 @@ class LLMAnswerer:
     ) -> Iterator[str]:
         budget = self.context_tokens - self.max_tokens
         shown = fit_hits(question, hits, history, budget, self.trim_tokens)
-        messages = build_messages(question, shown, history)
+        messages = build_messages(question, shown, history, exit_line=not self.evidence_first)
         # temperature 0: the same question over the same sources gives the same answer.
         yield from self.llm.stream(messages, max_tokens=self.max_tokens, temperature=0.0)

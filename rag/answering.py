@@ -17,6 +17,7 @@ from rag.answerer import Answerer
 from rag.attribution import repoint
 from rag.citations import parse_numbers, resolve
 from rag.errors import IncompleteResponse, InputError
+from rag.evidence import EvidenceSelector
 from rag.llm.base import Message
 from rag.prompting import MARKER_RE, REFUSAL, is_refusal, strip_markers
 from rag.retrieval import Retriever, SearchOptions
@@ -134,11 +135,15 @@ def answer_stream(
     options: SearchOptions,
     policy: AbstainPolicy,
     repoint_citations: bool = True,
+    selector: EvidenceSelector | None = None,
 ) -> Iterator[str | Answer]:
     """Yield the answer text in pieces, then the final :class:`Answer`.
 
     ``repoint_citations`` (see :mod:`rag.attribution`) is off only to measure what
     the step is worth, or to show that the eval catches wrong citations without it.
+    An answerer with ``evidence_first`` set reads the sentences ``selector`` picks
+    (:mod:`rag.evidence`) instead of whole passages; if it still refuses, the answer
+    quotes the evidence instead (:func:`_from_evidence`).
     """
     started = time.perf_counter()
     question = clean_question(question)
@@ -161,21 +166,30 @@ def answer_stream(
         yield REFUSAL
         yield base
         return
-    yield from _generate(question, turns, hits, answerer, base, started, repoint_citations)
+    shown = hits
+    if selector is not None and getattr(answerer, "evidence_first", False):
+        shown = selector.shown(query, hits)
+        timings["evidence"] = time.perf_counter() - started - timings["retrieval"]
+        evidence = _evidence_stream(question, turns, hits, shown, answerer, base, started)
+        yield from _finish(evidence, hits, base, repoint_citations)
+        return
+    stream = _generate(question, turns, hits, shown, answerer, base, started)
+    yield from _finish(stream, hits, base, repoint_citations)
 
 
 def _generate(
     question: str,
     turns: list[Message],
     hits: list[Hit],
+    shown: list[Hit],
     answerer: Answerer,
     base: Answer,
     started: float,
-    repoint_citations: bool,
-) -> Iterator[str | Answer]:
+) -> Iterator[str]:
+    """The answerer's pieces with markers renumbered as they stream; raw text in base.text."""
     renumber, raw, pieces = Renumberer(len(hits)), [], 0
     try:
-        for piece in answerer.stream(question, hits, turns):
+        for piece in answerer.stream(question, shown, turns):
             if not pieces:
                 base.timings["first_token"] = time.perf_counter() - started
             pieces += 1
@@ -188,9 +202,77 @@ def _generate(
     tail = renumber.flush()
     if tail:
         yield tail
-    text = "".join(raw).strip()
+    base.text = "".join(raw).strip()
     base.timings["total"] = time.perf_counter() - started
     base.tokens = pieces
+
+
+def _evidence_stream(
+    question: str,
+    turns: list[Message],
+    hits: list[Hit],
+    shown: list[Hit],
+    answerer: Answerer,
+    base: Answer,
+    started: float,
+) -> Iterator[str]:
+    """Like :func:`_generate`, but a refusal is held back and replaced by the evidence.
+
+    The pipeline has judged the evidence to answer the question, so "the articles do
+    not say" would be false: the answer quotes the best sentences instead, and says why.
+    """
+    held: list[str] = []
+    holding = True  # until the text can no longer become a refusal
+    for out in _generate(question, turns, hits, shown, answerer, base, started):
+        if holding and _could_be_refusal("".join(held) + out):
+            held.append(out)
+            continue
+        if held:
+            yield "".join(held)
+        held, holding = [], False
+        yield out
+    if not (is_refusal(base.text) or not strip_markers(base.text)):
+        if held:
+            yield "".join(held)
+        return
+    quoted = _from_evidence(question, hits, shown, turns)
+    if not quoted:
+        if held:
+            yield "".join(held)
+        return
+    base.text = quoted
+    base.note = FALLBACK_NOTE
+    renumber = Renumberer(len(hits))
+    yield renumber.feed(quoted) + renumber.flush()
+
+
+FALLBACK_NOTE = (
+    "The model could not phrase an answer, so these are the sentences of the articles "
+    "that best match the question."
+)
+
+
+def _could_be_refusal(text: str) -> bool:
+    """True while the streamed text could still become the refusal sentence."""
+    plain = strip_markers(text).strip().lower()
+    return REFUSAL.lower().startswith(plain[: len(REFUSAL)]) or is_refusal(text)
+
+
+def _from_evidence(question: str, hits: list[Hit], shown: list[Hit], turns: list[Message]) -> str:
+    """The evidence quoted with its markers: the extractive answer over the shown sentences."""
+    from rag.extractive import ExtractiveAnswerer  # the no-LLM backend, as a fallback
+
+    picked = ExtractiveAnswerer(min_support=0.0).pick(question, shown, turns)
+    return " ".join(f"{s.text} [{s.hit_index + 1}]" for s in picked)
+
+
+def _finish(
+    stream: Iterator[str], hits: list[Hit], base: Answer, repoint_citations: bool
+) -> Iterator[str | Answer]:
+    """Pass the text pieces on, then check and renumber the citations of base.text."""
+    yield from stream
+    text = base.text
+    base.text = REFUSAL
     if is_refusal(text) or not strip_markers(text):
         # abstained: the backend said the sources do not hold the answer, or said nothing
         # but a marker ("[1]" alone, as the small local model sometimes does)

@@ -97,6 +97,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "incomplete": answer.incomplete,
         "unsupported": answer.unsupported,
         "dropped_citations": answer.dropped_citations,
+        "note": answer.note,
     }
 
 
@@ -132,6 +133,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def _print_sources(answer: Answer) -> None:
     if answer.incomplete:
         print("\n(the answer is incomplete: the backend stopped before it finished)")
+    if answer.note:
+        print(f"\n({answer.note})")
     if answer.abstained:
         return
     print("\nSources:")
@@ -213,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", default=None, help="an earlier report.json to compare with")
     p.add_argument(
         "--limit", type=int, default=None, help="N questions spread evenly over the file"
+    )
+    p.add_argument(
+        "--half",
+        choices=("tune", "test"),
+        default=None,
+        help="only the tuning half (even ids) or the test half (odd ids)",
     )
     p.add_argument("--judge", default=None, help="backend for the LLM citation judge (none: off)")
     p.add_argument("--gate", action="store_true", help="exit 1 below the thresholds")

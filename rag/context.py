@@ -62,5 +62,6 @@ def fit_hits(
     shown = [trim_hit(h, question, trim_tokens) for h in hits] if trim_tokens else list(hits)
     limit = int(budget * SAFETY)
     while len(shown) > 1 and prompt_tokens(build_messages(question, shown, history)) > limit:
+        # (the exit line is the longest instruction, so counting with it is the safe side)
         shown.pop()  # numbering stays valid: only the tail goes
     return shown

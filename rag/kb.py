@@ -20,6 +20,7 @@ from rag.answering import AbstainPolicy, answer_stream
 from rag.backends import backend_name, make_answerer
 from rag.chunking import ChunkSettings
 from rag.embedders import Embedder, make_embedder
+from rag.evidence import EvidenceSelector
 from rag.indexer import IndexReport, index_corpus
 from rag.llm.base import Message
 from rag.retrieval import Retriever, SearchOptions
@@ -44,6 +45,7 @@ class KnowledgeBase:
         self.repoint_citations = repoint_citations  # rag.attribution; off only to measure it
         self.embedder = embedder
         self.retriever = Retriever(store, embedder)
+        self.selector = EvidenceSelector(embedder)  # for evidence-first answerers
         self.policy = policy or AbstainPolicy.for_embedder(embedder.name)
         self.report: IndexReport | None = None
         self._answerers: dict[str, Answerer] = {}
@@ -94,6 +96,7 @@ class KnowledgeBase:
             options,
             self.policy,
             self.repoint_citations,
+            self.selector,
         )
 
     def ask(

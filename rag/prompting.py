@@ -44,6 +44,46 @@ INSTRUCTIONS = (
     f"If none of the sources answers the question, write only: {REFUSAL}"
 )
 
+# Evidence-first prompts (rag.evidence) have no refusal exit: whether to answer is decided
+# before the model runs, and a small model takes such an exit whenever it is unsure. The
+# shape of the answer follows the question: a list names every item, a "why"/"how" or a
+# summary gets a few sentences, a look-up stays short. The marker goes after the claim.
+_CITE = "After each claim put the number of its source in square brackets, like [2]."
+SHAPES = {
+    "list": "Answer with a list of every item the sources give, one per line, each with "
+    "its source number in square brackets, like [2].",
+    "explain": "Answer in two to four sentences that use the words of the sources. " + _CITE,
+    "lookup": "Answer in one or two sentences that use the words of the source. " + _CITE,
+}
+_LIST_Q = re.compile(
+    r"^(?:which|what) (?:\w+ )?(?:countries|nations|states|people|leaders|members|items|"
+    r"things|weapons|groups|places|cities|names|ones)\b|^(?:list|name)\b|\bwhich (?:are|were)\b"
+    r"|^who (?:are|were)\b|^(?:and )?which (?:are|were|is) (?:in|out)\b",
+    re.IGNORECASE,
+)
+_EXPLAIN_Q = re.compile(
+    r"^(?:why|how (?:did|does|do|is|are|was|were|has|have|can|could|will)"
+    r"|summari[sz]e|explain|describe|what happened)\b",
+    re.IGNORECASE,
+)
+
+
+def answer_shape(question: str) -> str:
+    """``list``, ``explain`` or ``lookup``, from the question's first words.
+
+    >>> answer_shape("Which countries are in the coalition?"), answer_shape("Why did it fall?")
+    ('list', 'explain')
+    >>> answer_shape("Summarise the Afghanistan article"), answer_shape("Who is Witkoff?")
+    ('explain', 'lookup')
+    """
+    text = question.strip()
+    if _LIST_Q.search(text):
+        return "list"
+    if _EXPLAIN_Q.search(text):
+        return "explain"
+    return "lookup"
+
+
 # One citation marker: [1], [1, 3], [1][3] (two markers), [ 2 ], [1-3], [Source 2].
 MARKER_RE = re.compile(
     r"\[\s*(?:sources?\s*)?\d+(?:\s*(?:,|;|-|–|and)\s*(?:sources?\s*)?\d+)*\s*\]",
@@ -59,11 +99,16 @@ def strip_markers(text: str) -> str:
 
 
 def build_messages(
-    question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+    question: str, hits: Sequence[Hit], history: Sequence[Message] = (), *, exit_line: bool = True
 ) -> list[Message]:
-    """System rules, then the recent history, then the fenced sources, the question, the rules."""
+    """System rules, then the recent history, then the fenced sources, the question, the rules.
+
+    ``exit_line=False`` (evidence-first answering) drops the refusal instruction and
+    shapes the answer by the question instead (:data:`SHAPES`).
+    """
+    rules = INSTRUCTIONS if exit_line else SHAPES[answer_shape(question)]
     question = _neutralise(question.strip())
-    user = f"Sources:\n{format_sources(hits)}\n\nQuestion: {question}\n{INSTRUCTIONS}"
+    user = f"Sources:\n{format_sources(hits)}\n\nQuestion: {question}\n{rules}"
     return [
         Message("system", SYSTEM_RULES),
         *_recent_history(history),
@@ -72,11 +117,12 @@ def build_messages(
 
 
 def format_sources(hits: Sequence[Hit]) -> str:
-    """The hits as numbered ``<source>`` blocks, one after another."""
+    """The hits as numbered ``<source>`` blocks; a hit with no text is left out, numbers kept."""
     blocks = [
         f'<source id="{i}" title="{_attribute(hit.title)}">\n{_neutralise(hit.text.strip())}\n'
         "</source>"
         for i, hit in enumerate(hits, start=1)
+        if hit.text.strip()
     ]
     return "\n".join(blocks)
 

@@ -78,3 +78,4 @@ class Answer:
     unsupported: list[str] = field(default_factory=list)  # claim sentences without a citation
     incomplete: bool = False  # the backend stopped before it was done
     tokens: int = 0  # tokens the backend generated (0 when it does not say)
+    note: str = ""  # shown beside the answer, e.g. why it quotes the articles instead

@@ -70,7 +70,7 @@ def answer_display(answer: Answer) -> str:
     """The final answer: text, honest notes, then its sources."""
     if answer.abstained:
         return ABSTAINED
-    notes = []
+    notes = [f"_({answer.note})_"] if answer.note else []
     if answer.incomplete:
         notes.append("_(The answer was cut off: the backend stopped before it finished.)_")
     if answer.unsupported:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,12 +49,21 @@ class Question:
         return self.evidence_all or ((self.evidence,) if self.evidence else ())
 
 
-def load_questions(path: str | Path, limit: int | None = None) -> list[Question]:
+HALVES = ("tune", "test")
+
+
+def load_questions(
+    path: str | Path, limit: int | None = None, half: str | None = None
+) -> list[Question]:
     """Read and validate a questions file; ``limit`` keeps N questions spread over it.
 
     A spread, not the first N: the file is grouped by kind (look-ups first, the
-    unanswerable ones last), and a slice should keep the mix.
+    unanswerable ones last), and a slice should keep the mix. ``half`` keeps the
+    tuning half (ids ending in an even number) or the test half (odd): settings are
+    chosen on one and reported on the other, so nothing is graded by what tuned it.
     """
+    if half is not None and half not in HALVES:
+        raise InputError(f"--half must be one of {', '.join(HALVES)}, got {half!r}")
     file = Path(path)
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be 1 or more, got {limit}")
@@ -65,7 +75,20 @@ def load_questions(path: str | Path, limit: int | None = None) -> list[Question]
     if not questions:
         raise InputError(f"the questions file {str(file)!r} holds no questions")
     _check_unique([q.id for q in questions], file)
+    if half is not None:
+        questions = [q for q in questions if in_half(q.id, half)]
     return spread(questions, limit) if limit else questions
+
+
+def in_half(question_id: str, half: str) -> bool:
+    """``q014`` is in the tuning half, ``q015`` in the test half (by its last digit).
+
+    >>> in_half("q014", "tune"), in_half("q015", "tune"), in_half("q015", "test")
+    (True, False, True)
+    """
+    digits = re.findall(r"\d", question_id)
+    even = bool(digits) and int(digits[-1]) % 2 == 0
+    return even == (half == "tune")
 
 
 def spread(items: list[T], n: int) -> list[T]:

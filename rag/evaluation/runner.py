@@ -41,6 +41,7 @@ class Settings:
     out: str = "eval/reports"
     compare: str | None = None
     limit: int | None = None
+    half: str | None = None  # "tune" (even ids) or "test" (odd ids); None: all
     judge: str | None = None
     gate: bool = False
     thresholds: str | None = None  # default: thresholds.json beside the questions file
@@ -82,14 +83,16 @@ def main(args: argparse.Namespace) -> int:
     import rag
 
     settings = Settings.from_args(args)
-    load_questions(settings.questions, settings.limit)  # a bad file fails before the index loads
+    load_questions(
+        settings.questions, settings.limit, settings.half
+    )  # a bad file fails before the index loads
     outcome = run(rag.load(settings.index), settings)
     return outcome.exit_code if settings.gate else 0
 
 
 def run(kb: KnowledgeBase, settings: Settings, judge: Judge | None = None) -> Outcome:
     """Evaluate, print the score table, write the report files; ``judge`` overrides --judge."""
-    questions = load_questions(settings.questions, settings.limit)
+    questions = load_questions(settings.questions, settings.limit, settings.half)
     # Everything that can fail on a bad argument fails before the slow part.
     thresholds = {}
     if settings.gate:

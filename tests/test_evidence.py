@@ -1,0 +1,134 @@
+"""Evidence-first answering: the model reads the best sentences, not trimmed passages, answers
+without a refusal exit, and a refusal despite the evidence becomes a quote of that evidence."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import rag
+from rag.answerer import LLMAnswerer
+from rag.embedders import HashEmbedder
+from rag.evidence import EvidenceSelector
+from rag.llm.scripted import ScriptedLLM
+from rag.prompting import REFUSAL, answer_shape, build_messages
+from rag.types import Answer, Hit
+
+DRONES = "How far can Ukraine's long-range drones reach?"
+
+
+def hit(n: int, text: str) -> Hit:
+    return Hit(f"a:{n}", "a", f"Title {n}", "x.txt", text, 0, len(text), 1.0 - n / 10)
+
+
+class EvidenceLLM(ScriptedLLM):
+    name = "scripted-evidence"
+
+
+def evidence_kb(kb: rag.KnowledgeBase, reply: str) -> tuple[rag.KnowledgeBase, EvidenceLLM]:
+    llm = EvidenceLLM(reply)
+    kb.use_answerer(LLMAnswerer(llm, evidence_first=True))
+    return kb, llm
+
+
+def test_the_selector_keeps_numbers_and_shows_only_the_chosen_sentences() -> None:
+    hits = [
+        hit(1, "Cats purr loudly. Dogs bark at night."),
+        hit(2, "The drones have a range of hundreds of miles. They fly at night."),
+    ]
+    shown = EvidenceSelector(HashEmbedder(256), sentences=1).shown(
+        "What range do drones have?", hits
+    )
+    assert [h.chunk_id for h in shown] == ["a:1", "a:2"]
+    assert shown[0].text == ""
+    assert shown[1].text == "The drones have a range of hundreds of miles."
+
+
+def test_a_passage_with_no_chosen_sentence_is_left_out_of_the_prompt_but_numbers_stay() -> None:
+    hits = [hit(1, ""), hit(2, "The drones have a range of hundreds of miles.")]
+    prompt = build_messages("What range?", hits, exit_line=False)[-1].content
+    assert '<source id="1"' not in prompt
+    assert '<source id="2"' in prompt
+
+
+def test_the_evidence_first_prompt_has_no_refusal_exit_and_fits_the_question() -> None:
+    hits = [hit(1, "UK and France lead the coalition.")]
+    plain = build_messages("Who leads?", hits)[-1].content
+    listing = build_messages("Which countries are in the coalition?", hits, exit_line=False)
+    assert REFUSAL in plain
+    assert REFUSAL not in listing[-1].content
+    assert "list of every item" in listing[-1].content
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("Which countries are in the coalition of the willing?", "list"),
+        ("And which are out?", "list"),
+        ("How far can Ukraine's drones reach?", "lookup"),
+        ("Summarise the Afghanistan article", "explain"),
+        ("Why did the Afghan army collapse?", "explain"),
+        ("What did Trump's special envoy call the coalition?", "lookup"),
+    ],
+)
+def test_answer_shape(question: str, shape: str) -> None:
+    assert answer_shape(question) == shape
+
+
+@pytest.mark.slow
+def test_the_model_reads_the_sentence_that_holds_the_answer(minilm_kb: rag.KnowledgeBase) -> None:
+    # The case trimming by shared words got wrong: it cut "with a range of hundreds of miles".
+    kb, llm = evidence_kb(minilm_kb, "They reach hundreds of miles [1].")
+    kb.ask(DRONES, backend="scripted-evidence")
+    prompt = llm.calls[-1][-1].content
+    assert "range of hundreds of miles" in prompt
+    # Sentences, not passages: far shorter than the five whole chunks.
+    assert len(prompt) < sum(len(h.text) for h in kb.search(DRONES))
+
+
+def test_a_refusal_despite_evidence_quotes_the_evidence_instead(
+    hash_kb: rag.KnowledgeBase,
+) -> None:
+    kb, _ = evidence_kb(hash_kb, REFUSAL)
+    items = list(kb.stream(DRONES, backend="scripted-evidence"))
+    final = items[-1]
+    assert isinstance(final, Answer)
+    streamed = "".join(i for i in items if isinstance(i, str))
+    assert not final.abstained and final.text != REFUSAL
+    # The quote is made of sentences the model was shown, each with its passage's number.
+    for c in final.citations:
+        quoted = final.text.split(f"[{c.n}]")[0].split("]")[-1].strip()
+        assert quoted in c.hit.text
+    assert final.citations and all(re.search(rf"\[{c.n}\]", final.text) for c in final.citations)
+    assert "could not phrase an answer" in final.note
+    # What streamed is the quote, never the refusal it replaced.
+    assert REFUSAL not in streamed
+    assert streamed.strip() == final.text
+
+
+def test_an_answer_streams_as_it_is_written(hash_kb: rag.KnowledgeBase) -> None:
+    kb, _ = evidence_kb(hash_kb, "They reach hundreds of miles [2].")
+    items = list(kb.stream(DRONES, backend="scripted-evidence"))
+    final = items[-1]
+    assert isinstance(final, Answer) and not final.note
+    assert "".join(i for i in items if isinstance(i, str)).strip() == final.text
+
+
+def test_an_out_of_corpus_question_is_still_refused_before_the_model(
+    minilm_kb: rag.KnowledgeBase,
+) -> None:
+    kb, llm = evidence_kb(minilm_kb, "Invented answer [1].")
+    calls = len(llm.calls)
+    answer = kb.ask("What is a good recipe for banana bread?", backend="scripted-evidence")
+    assert answer.abstained and len(llm.calls) == calls
+
+
+def test_selected_sentences_come_in_passage_then_text_order() -> None:
+    hits = [
+        hit(1, "Drones fly. Cats purr. Range of drones."),
+        hit(2, "Drones range far. Dogs bark."),
+    ]
+    chosen = EvidenceSelector(HashEmbedder(256), sentences=3).select("drones range", hits)
+    places = [(s.hit_index, s.start) for s in chosen]
+    assert len(chosen) == 3 and places == sorted(places)
