@@ -40,6 +40,7 @@ class LLMAnswerer:
         context_tokens: int = 4096,
         trim_tokens: int | None = None,
         evidence_first: bool = False,
+        min_p_yes: float = 0.0,
     ) -> None:
         if max_tokens < 1:
             raise InputError(f"max_tokens must be at least 1, got {max_tokens!r}")
@@ -54,13 +55,31 @@ class LLMAnswerer:
         # True: the pipeline hands over the evidence sentences (rag.evidence) and has already
         # decided the question is answerable, so the prompt has no refusal exit.
         self.evidence_first = evidence_first
+        # Below this P("Yes") to "do the sources state the answer?" the answer is a refusal;
+        # 0 asks nothing. Only for LLMs with a ``p_yes`` method (the local one).
+        self.min_p_yes = min_p_yes
         self.name = llm.name
+
+    def answerability(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+    ) -> float | None:
+        """The model's P("Yes") that ``hits`` answer ``question``; None when not asked."""
+        p_yes = getattr(self.llm, "p_yes", None)
+        if not self.min_p_yes or p_yes is None:
+            return None
+        messages = build_messages(
+            question, self._shown(question, hits, history), history, judge=True
+        )
+        return float(p_yes(messages))
+
+    def _shown(self, question: str, hits: Sequence[Hit], history: Sequence[Message]) -> list[Hit]:
+        budget = self.context_tokens - self.max_tokens
+        return fit_hits(question, hits, history, budget, self.trim_tokens)
 
     def stream(
         self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
     ) -> Iterator[str]:
-        budget = self.context_tokens - self.max_tokens
-        shown = fit_hits(question, hits, history, budget, self.trim_tokens)
+        shown = self._shown(question, hits, history)
         messages = build_messages(question, shown, history, exit_line=not self.evidence_first)
         # temperature 0: the same question over the same sources gives the same answer.
         yield from self.llm.stream(messages, max_tokens=self.max_tokens, temperature=0.0)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rag.answerer import Answerer
 from rag.attribution import repoint
-from rag.citations import parse_numbers, resolve
+from rag.citations import markers_after_claims, parse_numbers, resolve
 from rag.errors import IncompleteResponse, InputError
 from rag.evidence import EvidenceSelector
 from rag.llm.base import Message
@@ -170,6 +170,13 @@ def answer_stream(
     if selector is not None and getattr(answerer, "evidence_first", False):
         shown = selector.shown(query, hits)
         timings["evidence"] = time.perf_counter() - started - timings["retrieval"]
+        base.p_answerable = _answerability(answerer, question, shown, turns)
+        limit = getattr(answerer, "min_p_yes", 0.0)
+        if base.p_answerable is not None and base.p_answerable < limit:
+            timings["total"] = time.perf_counter() - started
+            yield REFUSAL
+            yield base
+            return
         evidence = _evidence_stream(question, turns, hits, shown, answerer, base, started)
         yield from _finish(evidence, hits, base, repoint_citations)
         return
@@ -246,6 +253,13 @@ def _evidence_stream(
     yield renumber.feed(quoted) + renumber.flush()
 
 
+def _answerability(
+    answerer: Answerer, question: str, shown: list[Hit], turns: list[Message]
+) -> float | None:
+    ask = getattr(answerer, "answerability", None)
+    return None if ask is None else ask(question, shown, turns)
+
+
 FALLBACK_NOTE = (
     "The model could not phrase an answer, so these are the sentences of the articles "
     "that best match the question."
@@ -278,6 +292,7 @@ def _finish(
         # but a marker ("[1]" alone, as the small local model sometimes does)
         yield base
         return
+    text = markers_after_claims(text)  # "[1] Claim." -> "Claim. [1]"
     # A small model may quote one passage and cite another: point each claim at its passage.
     if repoint_citations:
         text = repoint(text, hits)

@@ -31,7 +31,12 @@ def _local() -> Answerer:
     # Evidence first (rag.evidence): the model reads the best sentences of the passages,
     # not whole passages (slow on 2 cores) nor passages trimmed by shared words (which cut
     # the answering sentence), and answers without a refusal exit (README, "Answering").
-    return LLMAnswerer(LocalLLM(), evidence_first=True)
+    return LLMAnswerer(LocalLLM(), evidence_first=True, min_p_yes=LOCAL_MIN_P_YES)
+
+
+# Calibrated on the tuning half of eval/questions.jsonl (even ids; README, "Answering"):
+# the lowest threshold that kept false refusals of answerable questions at or under 5%.
+LOCAL_MIN_P_YES = 0.45
 
 
 BACKENDS: dict[str, Callable[[], Answerer]] = {

@@ -159,3 +159,35 @@ def _ends_sentence(line: str, start: int, match: re.Match[str]) -> bool:
     if re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):  # "U.S", "U.K": ends a sentence only ...
         return following.split()[0].strip("\"'“‘").lower() in _STARTERS  # ... before a starter
     return True
+
+
+# In an answer written marker-first ("[1] Claim. [2] Claim."), each marker group owns the
+# text up to the next group or the end of its line.
+_LEADING_RE = re.compile(
+    rf"(?P<markers>{_RUN})[ \t]*(?P<claim>[^\n]*?)(?P<gap>[ \t]*)(?=(?:{_RUN})|\n|$)",
+    re.IGNORECASE,
+)
+_OPENS_WITH_MARKER = re.compile(rf"^\s*(?:[-*•]\s+|\d+[.)]\s+)?{_RUN}", re.IGNORECASE)
+
+
+def markers_after_claims(text: str) -> str:
+    """Move markers written before their claim to after it, where readers and checks look.
+
+    Small models often write "[1] Claim." Only an answer that opens with a marker is
+    taken to use that style, so "Claim one. [1] Claim two. [2]" is left alone.
+
+    >>> markers_after_claims('[1] Mr. Trump said "fine". [2] Ghani fled.')
+    'Mr. Trump said "fine". [1] Ghani fled. [2]'
+    >>> markers_after_claims("- [1] UK\\n- [2, 3] France.")
+    '- UK [1]\\n- France. [2, 3]'
+    >>> markers_after_claims("Kabul fell. [1] Ghani fled. [2]")
+    'Kabul fell. [1] Ghani fled. [2]'
+    """
+    if not _OPENS_WITH_MARKER.match(text):
+        return text
+
+    def move(match: re.Match[str]) -> str:
+        claim = match["claim"].strip()
+        return f"{claim} {match['markers'].strip()}{match['gap']}" if claim else match[0]
+
+    return _LEADING_RE.sub(move, text)

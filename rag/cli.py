@@ -98,6 +98,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "unsupported": answer.unsupported,
         "dropped_citations": answer.dropped_citations,
         "note": answer.note,
+        "p_answerable": answer.p_answerable,
     }
 
 
@@ -136,6 +137,7 @@ def _print_sources(answer: Answer) -> None:
     if answer.note:
         print(f"\n({answer.note})")
     if answer.abstained:
+        _print_searched(answer)
         return
     print("\nSources:")
     for c in answer.citations:
@@ -143,6 +145,16 @@ def _print_sources(answer: Answer) -> None:
         print("    " + c.hit.text.replace("\n", "\n    "))
     for sentence in answer.unsupported:
         print(f"(no citation for: {sentence})")
+
+
+def _print_searched(answer: Answer, shown: int = 3) -> None:
+    """A refusal still says what was searched: the closest passages, briefly."""
+    if not answer.sources:
+        return
+    print("\nClosest passages searched:")
+    for hit in answer.sources[:shown]:
+        text = " ".join(hit.text.split())
+        print(f"- {hit.title or '(untitled)'} — {hit.source}: {text[:140]}…")
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

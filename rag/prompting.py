@@ -55,6 +55,10 @@ SHAPES = {
     "explain": "Answer in two to four sentences that use the words of the sources. " + _CITE,
     "lookup": "Answer in one or two sentences that use the words of the source. " + _CITE,
 }
+# Asked before answering (evidence-first): the model's P("Yes") is the answerability score.
+JUDGE_INSTRUCTION = (
+    "Do the sources above state the answer to this question? Reply with Yes or No only."
+)
 _LIST_Q = re.compile(
     r"^(?:which|what) (?:\w+ )?(?:countries|nations|states|people|leaders|members|items|"
     r"things|weapons|groups|places|cities|names|ones)\b|^(?:list|name)\b|\bwhich (?:are|were)\b"
@@ -99,14 +103,22 @@ def strip_markers(text: str) -> str:
 
 
 def build_messages(
-    question: str, hits: Sequence[Hit], history: Sequence[Message] = (), *, exit_line: bool = True
+    question: str,
+    hits: Sequence[Hit],
+    history: Sequence[Message] = (),
+    *,
+    exit_line: bool = True,
+    judge: bool = False,
 ) -> list[Message]:
     """System rules, then the recent history, then the fenced sources, the question, the rules.
 
     ``exit_line=False`` (evidence-first answering) drops the refusal instruction and
-    shapes the answer by the question instead (:data:`SHAPES`).
+    shapes the answer by the question instead (:data:`SHAPES`); ``judge=True`` asks
+    whether the sources answer at all (:data:`JUDGE_INSTRUCTION`). All three share
+    everything before the rules, so a model can reuse that evaluated prefix.
     """
     rules = INSTRUCTIONS if exit_line else SHAPES[answer_shape(question)]
+    rules = JUDGE_INSTRUCTION if judge else rules
     question = _neutralise(question.strip())
     user = f"Sources:\n{format_sources(hits)}\n\nQuestion: {question}\n{rules}"
     return [

@@ -79,3 +79,4 @@ class Answer:
     incomplete: bool = False  # the backend stopped before it was done
     tokens: int = 0  # tokens the backend generated (0 when it does not say)
     note: str = ""  # shown beside the answer, e.g. why it quotes the articles instead
+    p_answerable: float | None = None  # the model's P("the sources answer"), when asked

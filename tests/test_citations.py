@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.attribution import repoint, support
-from rag.citations import resolve, split_sentences
+from rag.citations import markers_after_claims, resolve, split_sentences
 from rag.prompting import REFUSAL
 from rag.types import Hit
 
@@ -155,3 +155,18 @@ def test_repoint_moves_a_misattributed_claim_and_leaves_supported_ones() -> None
     )
     # a claim split differently from the text is left alone rather than mangled
     assert repoint(text, hits, ["no such sentence"]) == text
+
+
+@pytest.mark.parametrize(
+    ("written", "moved"),
+    [
+        ("[1] Kabul fell. [2] Ghani fled.", "Kabul fell. [1] Ghani fled. [2]"),
+        ('[1] Mr. Trump said "fine". [3] He left.', 'Mr. Trump said "fine". [1] He left. [3]'),
+        ("- [1] UK\n- [2, 3] France", "- UK [1]\n- France [2, 3]"),
+        ("Kabul fell. [1] Ghani fled. [2]", "Kabul fell. [1] Ghani fled. [2]"),  # already after
+        ("Kabul fell [1].", "Kabul fell [1]."),
+        ("[1]", "[1]"),
+    ],
+)
+def test_markers_written_before_the_claim_move_after_it(written: str, moved: str) -> None:
+    assert markers_after_claims(written) == moved

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from rag.errors import BackendError, ConfigError, IncompleteResponse, ModelNotFound, RagError
 from rag.llm import runtime
 from rag.llm.base import Message
@@ -94,6 +96,45 @@ class LocalLLM:
         with self._exclusive():
             llama = self._load_locked()
             yield from self._generate(llama, messages, max_tokens, temperature)
+
+    def p_yes(self, messages: Sequence[Message]) -> float:
+        """The model's probability that its reply starts with "Yes" rather than "No".
+
+        One forward pass over the prompt, no sampling. The prompt is formatted by the
+        GGUF's chat template exactly as :meth:`stream` formats it, so a reply asked
+        right after with the same sources reuses the evaluated prefix (llama.cpp's KV
+        cache): only the differing instruction at the end is evaluated again.
+        """
+        with self._exclusive():
+            llama = self._load_locked()
+            try:
+                tokens = self._chat_tokens(llama, messages)
+                _eval_reusing_prefix(llama, tokens)
+                logits = np.ctypeslib.as_array(
+                    llama._ctx.get_logits_ith(-1), shape=(llama.n_vocab(),)
+                )
+            except Exception as err:
+                raise _describe(err, 0) from err
+            yes, no = (_first_tokens(llama, words) for words in (_YES, _NO))
+            return _share(logits, yes, no)
+
+    @staticmethod
+    def _chat_tokens(llama: Llama, messages: Sequence[Message]) -> list[int]:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise BackendError("the local model's GGUF has no chat template to ask it yes/no")
+        text = llama._model.token_get_text
+        eos, bos = llama.token_eos(), llama.token_bos()
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=text(eos) if eos != -1 else "",
+            bos_token=text(bos) if bos != -1 else "",
+        )
+        history = [{"role": m.role, "content": m.content} for m in messages]
+        prompt = formatter(messages=history).prompt  # type: ignore[arg-type]
+        return list(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -198,6 +239,32 @@ class LocalLLM:
         else:
             why = f"hit the max_tokens limit ({max_tokens}); raise max_tokens"
         raise IncompleteResponse(f"the local model's reply was cut off: it {why}", partial=text)
+
+
+_YES = ("Yes", " Yes", "yes")
+_NO = ("No", " No", "no")
+
+
+def _first_tokens(llama: Llama, words: Sequence[str]) -> set[int]:
+    return {llama.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}
+
+
+def _share(logits: np.ndarray, yes: set[int], no: set[int]) -> float:
+    """P(yes) / (P(yes) + P(no)) from raw logits, computed stably."""
+    pick = np.array([logits[i] for i in (*yes, *no)], dtype=np.float64)
+    weights = np.exp(pick - pick.max())
+    return float(weights[: len(yes)].sum() / weights.sum())
+
+
+def _eval_reusing_prefix(llama: Llama, tokens: list[int]) -> None:
+    """Evaluate ``tokens``, keeping the KV cache of the prefix shared with the last prompt."""
+    same = 0
+    for old, new in zip(llama.input_ids[: llama.n_tokens], tokens, strict=False):
+        if old != new:
+            break
+        same += 1
+    llama.n_tokens = min(same, len(tokens) - 1)  # at least one token, for fresh logits
+    llama.eval(tokens[llama.n_tokens :])
 
 
 def _describe(err: Exception, n_chunks: int) -> BackendError:
