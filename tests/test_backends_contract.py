@@ -15,6 +15,7 @@ import pytest
 
 import rag
 from rag.answerer import Answerer, LLMAnswerer
+from rag.backends import LOCAL_MIN_P_YES
 from rag.errors import BackendError
 from rag.extractive import ExtractiveAnswerer
 from rag.llm.base import Message
@@ -73,7 +74,8 @@ def _local_llm() -> LocalLLM:
 
 
 def _local(_: FakeOpenAIServer) -> Answerer:
-    return LLMAnswerer(_local_llm(), max_tokens=128, trim_tokens=80)
+    # As rag.backends makes it: evidence first, with the calibrated answerability gate.
+    return LLMAnswerer(_local_llm(), max_tokens=128, evidence_first=True, min_p_yes=LOCAL_MIN_P_YES)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -241,3 +241,25 @@ def test_a_second_stream_in_the_same_thread_fails_instead_of_deadlocking(llm: Lo
     llm.busy_timeout = 600.0
     first.close()  # releases the model: the next stream runs
     assert "".join(llm.stream([Message("user", "Say hello.")], max_tokens=64))
+
+
+@pytest.mark.slow
+def test_p_yes_separates_an_answered_question_from_a_false_premise(llm: LocalLLM) -> None:
+    from rag.prompting import build_messages
+    from rag.types import Hit
+
+    text = (
+        'Trump\'s special envoy Steve Witkoff called the coalition "a posture and a pose". '
+        "Germany and Poland have said they will not send troops to Ukraine."
+    )
+    hits = [Hit("a:0", "a", "Coalition", "x.txt", text, 0, len(text), 1.0)]
+    asked = build_messages("What did Steve Witkoff call the coalition?", hits, judge=True)
+    premise = build_messages("Why did Germany agree to send 10,000 troops?", hits, judge=True)
+    yes, no = llm.p_yes(asked), llm.p_yes(premise)
+    assert 0.0 <= no < 0.45 <= yes <= 1.0, (yes, no)
+    # The second prompt shares the first's prefix: llama.cpp's cache kept it.
+    again = llm.p_yes(asked)
+    assert again == pytest.approx(yes, abs=0.02)  # batch splits change the last digits
+    # Generation still works after the raw forward passes, and says what p_yes read.
+    reply = "".join(llm.stream(asked, max_tokens=8))
+    assert reply.strip().lower().startswith("yes")
