@@ -177,28 +177,34 @@ def answer_stream(
             yield REFUSAL
             yield base
             return
-        evidence = _evidence_stream(question, turns, hits, shown, answerer, base, started)
-        yield from _finish(evidence, hits, base, repoint_citations)
+        run = _Run(question, turns, hits, shown, answerer, base, started)
+        yield from _finish(_evidence_stream(run), hits, base, repoint_citations)
         return
-    stream = _generate(question, turns, hits, shown, answerer, base, started)
-    yield from _finish(stream, hits, base, repoint_citations)
+    run = _Run(question, turns, hits, shown, answerer, base, started)
+    yield from _finish(_generate(run), hits, base, repoint_citations)
 
 
-def _generate(
-    question: str,
-    turns: list[Message],
-    hits: list[Hit],
-    shown: list[Hit],
-    answerer: Answerer,
-    base: Answer,
-    started: float,
-) -> Iterator[str]:
+@dataclass
+class _Run:
+    """One answer being written: what the answerer is asked, and the Answer it fills in."""
+
+    question: str
+    turns: list[Message]
+    hits: list[Hit]  # as retrieved: citations point at these
+    shown: list[Hit]  # as the answerer sees them (the evidence sentences, when evidence-first)
+    answerer: Answerer
+    base: Answer
+    started: float
+
+
+def _generate(run: _Run) -> Iterator[str]:
     """The answerer's pieces with markers renumbered as they stream; raw text in base.text."""
-    renumber, raw, pieces = Renumberer(len(hits)), [], 0
+    base = run.base
+    renumber, raw, pieces = Renumberer(len(run.hits)), [], 0
     try:
-        for piece in answerer.stream(question, shown, turns):
+        for piece in run.answerer.stream(run.question, run.shown, run.turns):
             if not pieces:
-                base.timings["first_token"] = time.perf_counter() - started
+                base.timings["first_token"] = time.perf_counter() - run.started
             pieces += 1
             raw.append(piece)
             out = renumber.feed(piece)
@@ -210,19 +216,11 @@ def _generate(
     if tail:
         yield tail
     base.text = "".join(raw).strip()
-    base.timings["total"] = time.perf_counter() - started
+    base.timings["total"] = time.perf_counter() - run.started
     base.tokens = pieces
 
 
-def _evidence_stream(
-    question: str,
-    turns: list[Message],
-    hits: list[Hit],
-    shown: list[Hit],
-    answerer: Answerer,
-    base: Answer,
-    started: float,
-) -> Iterator[str]:
+def _evidence_stream(run: _Run) -> Iterator[str]:
     """Like :func:`_generate`, but a refusal is held back and replaced by the evidence.
 
     The pipeline has judged the evidence to answer the question, so "the articles do
@@ -230,7 +228,8 @@ def _evidence_stream(
     """
     held: list[str] = []
     holding = True  # until the text can no longer become a refusal
-    for out in _generate(question, turns, hits, shown, answerer, base, started):
+    base = run.base
+    for out in _generate(run):
         if holding and _could_be_refusal("".join(held) + out):
             held.append(out)
             continue
@@ -242,14 +241,14 @@ def _evidence_stream(
         if held:
             yield "".join(held)
         return
-    quoted = _from_evidence(question, hits, shown, turns)
+    quoted = _from_evidence(run.question, run.shown, run.turns)
     if not quoted:
         if held:
             yield "".join(held)
         return
     base.text = quoted
     base.note = FALLBACK_NOTE
-    renumber = Renumberer(len(hits))
+    renumber = Renumberer(len(run.hits))
     yield renumber.feed(quoted) + renumber.flush()
 
 
@@ -272,7 +271,7 @@ def _could_be_refusal(text: str) -> bool:
     return REFUSAL.lower().startswith(plain[: len(REFUSAL)]) or is_refusal(text)
 
 
-def _from_evidence(question: str, hits: list[Hit], shown: list[Hit], turns: list[Message]) -> str:
+def _from_evidence(question: str, shown: list[Hit], turns: list[Message]) -> str:
     """The evidence quoted with its markers: the extractive answer over the shown sentences."""
     from rag.extractive import ExtractiveAnswerer  # the no-LLM backend, as a fallback
 
