@@ -1,9 +1,11 @@
 """Time to first token, tokens/s and whole-answer time per backend on ten seed questions.
 
-    .venv/bin/python bench/answers.py [--index index] [--backends local,extractive] [--trim 0,80]
+    .venv/bin/python bench/answers.py [--index index] [--backends local,extractive]
+                                      [--variants evidence,80,0]
 
-``--trim`` compares the local model with whole passages (0) against passages trimmed to
-their best sentences (N tokens each): the context-budget experiment in the README.
+``--variants`` runs the local model as the backend does now (``evidence``: the best
+sentences, the P(yes) gate, no refusal exit) and the older ways: passages trimmed to
+their best N tokens (a number), or whole (0), with the refusal-exit prompt.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import rag
 from rag.answerer import LLMAnswerer
+from rag.backends import LOCAL_MIN_P_YES
 from rag.llm.local import LocalLLM
 
 
@@ -63,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--index", default="index")
     parser.add_argument("--backends", default="extractive,local")
-    parser.add_argument("--trim", default="0,80")
+    parser.add_argument("--variants", default="evidence,80")
     parser.add_argument("-n", type=int, default=10)
     args = parser.parse_args()
     kb = rag.load(args.index)
@@ -74,11 +77,18 @@ def main() -> None:
             continue
         llm = LocalLLM()
         llm.load()
-        for trim in (int(t) for t in args.trim.split(",")):
-            kb.use_answerer(LLMAnswerer(llm, trim_tokens=trim or None))
-            run(
-                kb, "local", f"local, passages {'trimmed to ' + str(trim) if trim else 'whole'}", qs
-            )
+        for variant in args.variants.split(","):
+            kb.use_answerer(local_answerer(llm, variant))
+            run(kb, "local", f"local, {LABELS.get(variant, f'passages trimmed to {variant}')}", qs)
+
+
+LABELS = {"evidence": "evidence first", "0": "whole passages"}
+
+
+def local_answerer(llm: LocalLLM, variant: str) -> LLMAnswerer:
+    if variant == "evidence":
+        return LLMAnswerer(llm, evidence_first=True, min_p_yes=LOCAL_MIN_P_YES)
+    return LLMAnswerer(llm, trim_tokens=int(variant) or None)
 
 
 if __name__ == "__main__":
