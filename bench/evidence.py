@@ -13,27 +13,23 @@ report on ``--half test``.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 from collections.abc import Callable
 
 import rag
 from rag.answering import as_messages, standalone_query
 from rag.context import trim_hit
-from rag.evaluation.records import load_questions
+from rag.evaluation.records import HALVES, load_questions
+from rag.evaluation.text import contains_answer
 from rag.evidence import EvidenceSelector
 from rag.tokens import count_tokens
 from rag.types import Hit
 
 
-def norm(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", text.lower())).strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", default="index")
-    parser.add_argument("--half", choices=("tune", "test"), default=None)
+    parser.add_argument("--half", choices=HALVES, default=None)
     args = parser.parse_args()
     kb = rag.load(args.index)
     cases = []
@@ -42,7 +38,7 @@ def main() -> None:
             continue
         query = standalone_query(q.question, as_messages(q.history))
         hits = kb.search(query, k=5)
-        if any(norm(a) in norm(" ".join(h.text for h in hits)) for a in q.answers):
+        if contains_answer(" ".join(h.text for h in hits), q.answers):
             cases.append((query, hits, q.answers))
     print(f"{len(cases)} answerable questions with the answer in the top 5 ({args.half or 'all'})")
 
@@ -51,7 +47,7 @@ def main() -> None:
         for query, hits, answers in cases:
             text = show(query, hits)
             sizes.append(count_tokens(text))
-            kept += any(norm(a) in norm(text) for a in answers)
+            kept += contains_answer(text, answers)
         print(
             f"{name:34s} answer kept {kept:3d}/{len(cases)} ({kept / len(cases):.2f}), "
             f"tokens p50 {statistics.median(sizes):.0f}, max {max(sizes)}"

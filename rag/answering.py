@@ -166,22 +166,20 @@ def answer_stream(
         yield REFUSAL
         yield base
         return
-    shown = hits
+    run = _Run(question, turns, hits, hits, answerer, base, started)
+    stream = _generate(run)
     if selector is not None and getattr(answerer, "evidence_first", False):
-        shown = selector.shown(query, hits)
+        run.shown = selector.shown(query, hits)
         timings["evidence"] = time.perf_counter() - started - timings["retrieval"]
-        base.p_answerable = _answerability(answerer, question, shown, turns)
+        base.p_answerable = _answerability(answerer, question, run.shown, turns)
         limit = getattr(answerer, "min_p_yes", 0.0)
         if base.p_answerable is not None and base.p_answerable < limit:
             timings["total"] = time.perf_counter() - started
             yield REFUSAL
             yield base
             return
-        run = _Run(question, turns, hits, shown, answerer, base, started)
-        yield from _finish(_evidence_stream(run), hits, base, repoint_citations)
-        return
-    run = _Run(question, turns, hits, shown, answerer, base, started)
-    yield from _finish(_generate(run), hits, base, repoint_citations)
+        stream = _evidence_stream(run)
+    yield from _finish(stream, hits, base, repoint_citations)
 
 
 @dataclass

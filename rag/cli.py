@@ -15,6 +15,7 @@ from typing import Any
 
 from rag.backends import BACKENDS
 from rag.errors import RagError
+from rag.evaluation.records import HALVES
 from rag.types import Answer, Hit
 
 DEFAULT_INDEX = os.environ.get("RAG_INDEX", "index")
@@ -231,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--half",
-        choices=("tune", "test"),
+        choices=HALVES,
         default=None,
         help="only the tuning half (even ids) or the test half (odd ids)",
     )

@@ -1,8 +1,8 @@
 """Evidence first: the sentences of the retrieved passages that answer the question.
 
 Before a small model writes, each sentence of the hits is scored by its embedding's
-cosine similarity to the question plus a share of the question's content words it
-holds, and the best few are kept, in text order, under their passage's number.
+cosine similarity to the question (optionally plus a share of the question's content
+words it holds), and the best few are kept, in text order, under their passage's number.
 The model then reads only those sentences, so a cut can no longer drop the one
 sentence that holds the answer the way trimming passages by shared words did.
 Measured with ``bench/evidence.py`` on the answerable eval questions whose answer
@@ -47,7 +47,7 @@ class Sentence:
 
 
 class EvidenceSelector:
-    """Picks the sentences a model should read; ``best`` is also an answerability signal."""
+    """Picks the sentences a model should read, scored by :meth:`score`."""
 
     def __init__(
         self,

@@ -65,6 +65,7 @@ def build_key() -> str:
 
 
 def cache_root() -> Path:
+    # rag.llm.gguf.cache_dir's rule, repeated: this script runs before the package is installed.
     root = os.environ.get("RAG_CACHE_DIR", "").strip() or "~/.cache/rag-news"
     return Path(root).expanduser() / "wheels" / f"llama-cpp-python-{VERSION}-portable-{build_key()}"
 

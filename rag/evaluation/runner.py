@@ -83,9 +83,8 @@ def main(args: argparse.Namespace) -> int:
     import rag
 
     settings = Settings.from_args(args)
-    load_questions(
-        settings.questions, settings.limit, settings.half
-    )  # a bad file fails before the index loads
+    # A bad file fails before the index loads.
+    load_questions(settings.questions, settings.limit, settings.half)
     outcome = run(rag.load(settings.index), settings)
     return outcome.exit_code if settings.gate else 0
 

@@ -121,9 +121,14 @@ def signal_message(returncode: int, stderr: str = "") -> str:
         "SIGBUS": "a bus error inside llama.cpp (a truncated or changed model file?)",
         "SIGKILL": "it was killed from outside (out of memory?)",
     }.get(name, "a crash inside llama.cpp")
-    last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "")
+    last = last_line(stderr)
     detail = f" (its last words: {last[:160]})" if last else ""
     return f"the local model runtime was killed by {name}: {cause}{detail}; {_FIX}"
+
+
+def last_line(text: str) -> str:
+    """The last non-blank line of a child's output, stripped ("" when there is none)."""
+    return next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "")
 
 
 def run_check(command: Sequence[str], timeout: float = CHECK_TIMEOUT) -> CompletedProcess[str]:
@@ -225,8 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     assert done is not None  # force=True always runs the child
     if done.returncode != 0:
-        last = next((ln for ln in reversed(done.stderr.splitlines()) if ln.strip()), "")
-        print(f"error: the local model runtime test failed: {last.strip()}", file=sys.stderr)
+        why = last_line(done.stderr)
+        print(f"error: the local model runtime test failed: {why}", file=sys.stderr)
         return 1
     print(done.stdout.strip())
     return 0
