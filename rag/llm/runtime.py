@@ -223,6 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[:1] == ["--child"] and len(args) == 2:
         child(Path(args[1]))
         return 0
+    if args:  # --help included: say what this does rather than run it
+        print("usage: python -m rag.llm.runtime   (checks that the local model runs on this CPU)")
+        return 0 if args[0] in ("-h", "--help") else 2
     try:
         done = ensure_runs(model_path(), force=True)
     except RagError as err:
