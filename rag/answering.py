@@ -19,8 +19,9 @@ from rag.citations import markers_after_claims, parse_numbers, resolve
 from rag.errors import IncompleteResponse, InputError
 from rag.evidence import EvidenceSelector
 from rag.llm.base import Message
-from rag.prompting import MARKER_RE, REFUSAL, is_refusal, strip_markers
+from rag.prompting import MARKER_RE, REFUSAL, answer_shape, is_refusal, strip_markers
 from rag.retrieval import Retriever, SearchOptions
+from rag.textnorm import terms
 from rag.types import Answer, Hit
 
 MAX_QUESTION_CHARS = 2000
@@ -82,13 +83,15 @@ def as_messages(history: Sequence[Message | dict[str, str]] | None) -> list[Mess
 def standalone_query(question: str, history: Sequence[Message]) -> str:
     """Make a follow-up ("And what did Meloni say about it?") stand alone for retrieval.
 
-    A question that leans on the conversation (pronouns, "and ...", very short) is
-    joined with the previous user question, so the retriever sees the topic.
+    A question that leans on the conversation (pronouns, "and ...", under two content
+    words) is joined with the previous user question, so the retriever sees the topic.
     """
     previous = [m.content for m in history if m.role == "user"]
     if not previous:
         return question
-    if _FOLLOW_UP.search(question) or len(question.split()) <= 4:
+    # Few content words of its own ("Who?", "Why so?") leans on the topic before;
+    # "Summarise the Afghanistan article" names its own and stands alone.
+    if _FOLLOW_UP.search(question) or len(terms(question)) < 2:
         return f"{question} ({previous[-1]})"
     return question
 
@@ -169,7 +172,14 @@ def answer_stream(
     run = _Run(question, turns, hits, hits, answerer, base, started)
     stream = _generate(run)
     if selector is not None and getattr(answerer, "evidence_first", False):
-        run.shown = selector.shown(query, hits)
+        shape = answer_shape(question)
+        if shape == "summary":  # the best article's lead first, then its other hits
+            lead = retriever.lead(query, hits[0].article_id)
+            seen = {h.chunk_id for h in lead}
+            same = [h for h in hits if h.article_id == hits[0].article_id]
+            run.hits = hits = lead + [h for h in same if h.chunk_id not in seen]
+            base.sources = hits
+        run.shown = selector.shown(query, hits, shape)
         timings["evidence"] = time.perf_counter() - started - timings["retrieval"]
         base.p_answerable = _answerability(answerer, question, run.shown, turns)
         limit = getattr(answerer, "min_p_yes", 0.0)

@@ -236,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="only the tuning half (even ids) or the test half (odd ids)",
     )
+    p.add_argument(
+        "--ids",
+        default=None,
+        help="only these questions, comma-separated (q001,q008); with --gate and no "
+        '--ids/--limit/--half, the backend\'s "ids" in thresholds.json, if it lists any',
+    )
     p.add_argument("--judge", default=None, help="backend for the LLM citation judge (none: off)")
     p.add_argument("--gate", action="store_true", help="exit 1 below the thresholds")
     p.set_defaults(func=cmd_eval)

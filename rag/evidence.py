@@ -22,6 +22,7 @@ Reported on the test half (70): trimming 61 at 360 tokens, best 8 sentences 64 a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -32,7 +33,13 @@ from rag.sentences import sentence_spans
 from rag.textnorm import terms
 from rag.types import Hit
 
-SENTENCES = 8  # best sentences shown to the model, over all passages
+SENTENCES = 8  # best sentences shown to the model, over all passages, for a look-up
+# A list names items spread over a section and a summary needs the article's lead, so
+# those shapes (rag.prompting.answer_shape) get more: chosen on the issue-10 examples
+# (the coalition's "who's in / who's out", "Summarise the Afghanistan article").
+EXTRA_SENTENCES = {"list": 4, "summary": 2}
+NAME_BONUS = 0.1  # list questions: per capitalised name the question does not hold (up to 3)
+LEAD_SENTENCES = 5  # summaries: the first sentences of the article's lead passage (hit 1)
 LEXICAL_WEIGHT = 0.0  # x the share of the question's content words, added to the cosine:
 # 0.3 helped at 5 sentences and not at 8 on the tuning half (bench/evidence.py)
 
@@ -77,19 +84,44 @@ class EvidenceSelector:
         ]
         return sorted(scored, key=lambda s: -s.score)
 
-    def select(self, question: str, hits: Sequence[Hit]) -> list[Sentence]:
-        """The best ``sentences`` sentences, in passage order and then text order."""
-        best = self.score(question, hits)[: self.sentences]
-        return sorted(best, key=lambda s: (s.hit_index, s.start))
+    def select(self, question: str, hits: Sequence[Hit], shape: str = "lookup") -> list[Sentence]:
+        """The best sentences for an answer of this shape, in passage and then text order.
 
-    def shown(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
+        ``list``: sentences that name things the question does not (capitalised words)
+        rank higher, since the items of a list are names. ``summary``: ``hits[0]`` is
+        the article's lead passage and its first sentences are always kept.
+        """
+        scored = self.score(question, hits)
+        budget = self.sentences + EXTRA_SENTENCES.get(shape, 0)
+        if shape == "list":
+            scored = _by_names(question, scored)
+        if shape == "summary":
+            lead = sorted((s for s in scored if s.hit_index == 0), key=lambda s: s.start)
+            kept = lead[:LEAD_SENTENCES]
+            scored = kept + [s for s in scored if s not in kept]
+        return sorted(scored[:budget], key=lambda s: (s.hit_index, s.start))
+
+    def shown(self, question: str, hits: Sequence[Hit], shape: str = "lookup") -> list[Hit]:
         """The hits as the model sees them: same order and numbers, text cut to the chosen
         sentences ("" for a passage with none, which the prompt then leaves out)."""
-        chosen = self.select(question, hits)
+        chosen = self.select(question, hits, shape)
         return [
             replace(hit, text=" ".join(s.text for s in chosen if s.hit_index == i))
             for i, hit in enumerate(hits)
         ]
+
+
+def _by_names(question: str, scored: list[Sentence]) -> list[Sentence]:
+    asked = set(_NAME.findall(question))
+    ranked = [
+        replace(s, score=s.score + NAME_BONUS * min(3, len(set(_NAME.findall(s.text)) - asked)))
+        for s in scored
+    ]
+    return sorted(ranked, key=lambda s: -s.score)
+
+
+# A capitalised word after another word (not the first of a sentence): a name, mostly.
+_NAME = re.compile(r"(?<=[\w,;:–—-] )[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
 
 
 def _share(asked: set[str], text: str) -> float:

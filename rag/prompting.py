@@ -49,15 +49,26 @@ INSTRUCTIONS = (
 # shape of the answer follows the question: a list names every item, a "why"/"how" or a
 # summary gets a few sentences, a look-up stays short. The marker goes after the claim.
 _CITE = "After each claim put the number of its source in square brackets, like [2]."
+# The list wording was chosen on the two coalition questions of issue 10 with whole
+# passages: "name every item in one or two sentences" put all the markers at the end
+# ("UK, France, ... [1], [2], [3]"); a bullet list with a worked example kept each
+# item beside its own source.
 SHAPES = {
-    "list": "Answer with a list of every item the sources give, one per line, each with "
-    "its source number in square brackets, like [2].",
+    "list": "List every item the sources give as a bullet list. End each bullet with "
+    "its source number in square brackets, like:\n- Item one [1]\n- Item two [2]",
     "explain": "Answer in two to four sentences that use the words of the sources. " + _CITE,
+    "summary": "Summarise what the sources say in three or four sentences that use their "
+    "words. " + _CITE,
     "lookup": "Answer in one or two sentences that use the words of the source. " + _CITE,
 }
 # Asked before answering (evidence-first): the model's P("Yes") is the answerability score.
 JUDGE_INSTRUCTION = (
     "Do the sources above state the answer to this question? Reply with Yes or No only."
+)
+# A summary has no single answer to find: the question is whether the sources are the
+# article (or topic) the user wants summarised.
+SUMMARY_JUDGE_INSTRUCTION = (
+    "Are the sources above about what the user asks to summarise? Reply with Yes or No only."
 )
 _LIST_Q = re.compile(
     r"^(?:which|what) (?:\w+ )?(?:countries|nations|states|people|leaders|members|items|"
@@ -65,26 +76,31 @@ _LIST_Q = re.compile(
     r"|^who (?:are|were)\b|^(?:and )?which (?:are|were|is) (?:in|out)\b",
     re.IGNORECASE,
 )
+_SUMMARY_Q = re.compile(
+    r"^(?:please )?(?:summari[sz]e|sum up|give (?:me )?(?:a |the )?(?:summary|gist))\b"
+    r"|^what (?:is|are) the (?:\w+ )*(?:article|story|piece)s? (?:about|saying)\b"
+    r"|^(?:tl;?dr|summary)\b",
+    re.IGNORECASE,
+)
 _EXPLAIN_Q = re.compile(
     r"^(?:why|how (?:did|does|do|is|are|was|were|has|have|can|could|will)"
-    r"|summari[sz]e|explain|describe|what happened)\b",
+    r"|explain|describe|what happened)\b",
     re.IGNORECASE,
 )
 
 
 def answer_shape(question: str) -> str:
-    """``list``, ``explain`` or ``lookup``, from the question's first words.
+    """``list``, ``summary``, ``explain`` or ``lookup``, from the question's first words.
 
     >>> answer_shape("Which countries are in the coalition?"), answer_shape("Why did it fall?")
     ('list', 'explain')
     >>> answer_shape("Summarise the Afghanistan article"), answer_shape("Who is Witkoff?")
-    ('explain', 'lookup')
+    ('summary', 'lookup')
     """
     text = question.strip()
-    if _LIST_Q.search(text):
-        return "list"
-    if _EXPLAIN_Q.search(text):
-        return "explain"
+    for shape, pattern in (("summary", _SUMMARY_Q), ("list", _LIST_Q), ("explain", _EXPLAIN_Q)):
+        if pattern.search(text):
+            return shape
     return "lookup"
 
 
@@ -117,8 +133,10 @@ def build_messages(
     whether the sources answer at all (:data:`JUDGE_INSTRUCTION`). All three share
     everything before the rules, so a model can reuse that evaluated prefix.
     """
-    rules = INSTRUCTIONS if exit_line else SHAPES[answer_shape(question)]
-    rules = JUDGE_INSTRUCTION if judge else rules
+    shape = answer_shape(question)
+    rules = INSTRUCTIONS if exit_line else SHAPES[shape]
+    if judge:
+        rules = SUMMARY_JUDGE_INSTRUCTION if shape == "summary" else JUDGE_INSTRUCTION
     question = _neutralise(question.strip())
     user = f"Sources:\n{format_sources(hits)}\n\nQuestion: {question}\n{rules}"
     return [

@@ -68,6 +68,14 @@ class Retriever:
             ranked = self._mmr(qvec, ranked, options.k, options.mmr)
         return self._hits(ranked[: options.k], qvec, dict(lexical))
 
+    def lead(self, query: str, article_id: str, n: int = 1) -> list[Hit]:
+        """The first ``n`` passages of an article, in order, scored against ``query``.
+
+        A news article states its gist first, so a summary starts from its lead.
+        """
+        qvec = self.embedder.embed([query])[0]
+        return self._hits([(i, 0.0) for i in self.store.lead(article_id, n)], qvec, {})
+
     def _dense(
         self, qvec: np.ndarray, options: SearchOptions, allowed: set[int] | None
     ) -> list[list[tuple[int, float]]]:

@@ -177,6 +177,11 @@ class Store:
         )
         return {row["faiss_id"]: row for row in self.db.execute(sql, faiss_ids)}
 
+    def lead(self, article_id: str, n: int) -> list[int]:
+        """FAISS ids of an article's first ``n`` chunks, in article order."""
+        sql = "SELECT faiss_id FROM chunks WHERE article_id = ? ORDER BY ordinal LIMIT ?"
+        return [row[0] for row in self.db.execute(sql, (article_id, n))]
+
     def ids_where(self, article: str | None, source: str | None) -> set[int]:
         """FAISS ids of the chunks of articles matching the filter (id or title; source)."""
         sql = "SELECT c.faiss_id FROM chunks c JOIN articles a USING(article_id) WHERE 1=1"

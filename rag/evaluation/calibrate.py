@@ -62,6 +62,8 @@ def calibrate(report_file: str | Path, thresholds_file: str | Path) -> dict[str,
     }
     if settings.get("limit"):
         entry["limit"] = settings["limit"]
+    if settings.get("ids"):  # the run's questions by id: the gate must run the same ones
+        entry["ids"] = list(settings["ids"])
     table[settings["backend"]] = entry
     file.write_text(json.dumps(table, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return entry

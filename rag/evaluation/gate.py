@@ -1,9 +1,11 @@
 """The gate: scores against the thresholds in eval/thresholds.json, per backend.
 
 The file maps a backend to ``{"min": {score: bound}, "max": {score: bound}}``:
-a score in ``min`` fails below its bound, one in ``max`` fails above it. Other keys
-(``"note"``, ``"limit"``) are for people. A score that the run could not measure
-(None, e.g. refusal recall on a slice without unanswerable questions) is skipped.
+a score in ``min`` fails below its bound, one in ``max`` fails above it. ``"ids"``, when
+present, lists the questions the bounds were measured on: ``rag eval --gate`` runs those
+(unless ``--ids``, ``--limit`` or ``--half`` choose others). Other keys (``"note"``,
+``"limit"``) are for people. A score that the run could not measure (None, e.g. refusal
+recall on a slice without unanswerable questions) is skipped.
 
 >>> check_gate({"hit_at_k": 0.9, "false_refusal_rate": 0.2},
 ...            {"min": {"hit_at_k": 0.95}, "max": {"false_refusal_rate": 0.3}})[0]
@@ -13,7 +15,7 @@ Check(score='hit_at_k', value=0.9, bound=0.95, direction='min', passed=False)
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,17 @@ def load_thresholds(path: str | Path, backend: str) -> dict[str, Any]:
             )
         if not all(isinstance(v, int | float) for v in bounds.values()):
             raise ConfigError(f"{str(file)!r}: {backend!r} {direction} bounds must be numbers")
+    ids = entry.get("ids")
+    if ids is not None and not _is_id_list(ids):
+        raise ConfigError(
+            f"{str(file)!r}: {backend!r} 'ids' must be a non-empty list of question ids "
+            f'such as ["q001", "q008"], got {ids!r:.60}'
+        )
     return dict(entry)
+
+
+def _is_id_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(i, str) for i in value)
 
 
 def check_gate(scores: Mapping[str, Any], thresholds: Mapping[str, Any]) -> list[Check]:
@@ -73,9 +85,12 @@ def gate_passed(checks: list[Check]) -> bool:
     return all(c.passed for c in checks)
 
 
-def gate_summary(checks: list[Check], thresholds: Mapping[str, Any], questions: int) -> str:
+def gate_summary(
+    checks: list[Check], thresholds: Mapping[str, Any], questions: int, ran: Sequence[str] = ()
+) -> str:
     """One line for the terminal: passed, FAILED with the scores below their bounds, or
-    nothing to check (a placeholder entry); warns when the bounds came from another slice."""
+    nothing to check (a placeholder entry); warns when the bounds came from another slice
+    (other ``ids`` than the run's question ids ``ran``, or another question count)."""
     failed = [c for c in checks if not c.passed]
     if not checks:
         line = f"gate: nothing to check ({thresholds.get('note', 'no bounds')})"
@@ -83,8 +98,14 @@ def gate_summary(checks: list[Check], thresholds: Mapping[str, Any], questions: 
         line = "gate: FAILED (" + "; ".join(_describe(c) for c in failed) + ")"
     else:
         line = f"gate: passed ({len(checks)} checks)"
-    limit = thresholds.get("limit")
-    if limit is not None and limit != questions:
+    listed, limit = thresholds.get("ids"), thresholds.get("limit")
+    if listed is not None and ran:
+        if set(listed) != set(ran):
+            line += (
+                f"; note: the bounds are for the {len(listed)} questions listed in 'ids', "
+                f"this run had another set of {questions}"
+            )
+    elif limit is not None and limit != questions:
         line += f"; note: the bounds are for {limit} questions, this run had {questions}"
     return line
 

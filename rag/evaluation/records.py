@@ -5,12 +5,16 @@
 >>> q = parse_question(line, 1)
 >>> q.id, q.answers, q.spans
 ('q1', ('Esper',), ('Mark Esper admitted it',))
+>>> line = line.replace('"factual"', '"list"')[:-1] + ', "points": [["Esper"], ["Wallace"]]}'
+>>> parse_question(line, 2).points
+(('Esper',), ('Wallace',))
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,10 +23,21 @@ from rag.errors import InputError
 
 T = TypeVar("T")
 
-ANSWERABLE_KINDS = ("factual", "paraphrase", "number", "date", "multi_article", "followup")
+# Kinds answered with several key points, each scored (rag.evaluation.points).
+POINT_KINDS = ("list", "summary", "why_how")
+ANSWERABLE_KINDS = (
+    "factual",
+    "paraphrase",
+    "number",
+    "date",
+    "multi_article",
+    "followup",
+    *POINT_KINDS,
+)
 UNANSWERABLE_KINDS = (
     "unanswerable_absent",
     "unanswerable_false_premise",
+    "unanswerable_near_miss",
     "unanswerable_out_of_corpus",
     "unanswerable_injection",
 )
@@ -42,6 +57,7 @@ class Question:
     evidence: str = ""
     evidence_all: tuple[str, ...] = ()
     history: tuple[dict[str, str], ...] = ()
+    points: tuple[tuple[str, ...], ...] = ()  # point kinds: each point's alternatives
 
     @property
     def spans(self) -> tuple[str, ...]:
@@ -53,7 +69,10 @@ HALVES = ("tune", "test")
 
 
 def load_questions(
-    path: str | Path, limit: int | None = None, half: str | None = None
+    path: str | Path,
+    limit: int | None = None,
+    half: str | None = None,
+    ids: Sequence[str] | None = None,
 ) -> list[Question]:
     """Read and validate a questions file; ``limit`` keeps N questions spread over it.
 
@@ -61,6 +80,8 @@ def load_questions(
     unanswerable ones last), and a slice should keep the mix. ``half`` keeps the
     tuning half (ids ending in an even number) or the test half (odd): settings are
     chosen on one and reported on the other, so nothing is graded by what tuned it.
+    ``ids`` keeps the named questions (in file order) before the other two apply: a
+    fixed slice that stays the same when questions are added.
     """
     if half is not None and half not in HALVES:
         raise InputError(f"--half must be one of {', '.join(HALVES)}, got {half!r}")
@@ -75,9 +96,24 @@ def load_questions(
     if not questions:
         raise InputError(f"the questions file {str(file)!r} holds no questions")
     _check_unique([q.id for q in questions], file)
+    if ids is not None:
+        questions = select_ids(questions, ids, file)
     if half is not None:
         questions = [q for q in questions if in_half(q.id, half)]
     return spread(questions, limit) if limit else questions
+
+
+def select_ids(questions: list[Question], ids: Sequence[str], file: Path) -> list[Question]:
+    """The questions named by ``ids``, in file order; InputError naming any unknown id."""
+    known = {q.id for q in questions}
+    unknown = [i for i in ids if i not in known]
+    if unknown or not ids:
+        raise InputError(
+            f"no question with the id(s) {', '.join(map(repr, unknown)) or '(none given)'} in "
+            f"{str(file)!r}; its ids run from {questions[0].id} to {questions[-1].id}"
+        )
+    wanted = set(ids)
+    return [q for q in questions if q.id in wanted]
 
 
 def in_half(question_id: str, half: str) -> bool:
@@ -95,7 +131,7 @@ def spread(items: list[T], n: int) -> list[T]:
     """``n`` items at even steps through ``items``, first included, in file order.
 
     >>> spread(list("abcdefgh"), 3)
-    ['a', 'd', 'g']
+    ['a', 'c', 'f']
     """
     if n >= len(items):
         return items
@@ -121,9 +157,15 @@ def parse_question(line: str, line_no: int) -> Question:
         evidence=str(raw.get("evidence") or ""),
         evidence_all=_texts(raw, "evidence_all", where),
         history=_history(raw, where),
+        points=_points(raw, where),
     )
     if question.answerable and not (question.answers and question.spans):
         raise InputError(f"{where}: an answerable question needs 'answers' and 'evidence'")
+    if (question.kind in POINT_KINDS) != bool(question.points):
+        raise InputError(
+            f"{where}: 'points' belongs to the kinds {', '.join(POINT_KINDS)} (and each of them "
+            f"needs it); kind {question.kind!r} has {len(question.points)} points"
+        )
     return question
 
 
@@ -155,6 +197,20 @@ def _texts(raw: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise InputError(f"{where}: {key!r} must be a list of non-empty strings, got {value!r:.60}")
     return tuple(value)
+
+
+def _points(raw: dict[str, Any], where: str) -> tuple[tuple[str, ...], ...]:
+    value = raw.get("points", [])
+    ok = isinstance(value, list) and all(
+        isinstance(p, list) and p and all(isinstance(a, str) and a.strip() for a in p)
+        for p in value
+    )
+    if not ok:
+        raise InputError(
+            f"{where}: 'points' must be a list of points, each a non-empty list of "
+            f'alternative strings, e.g. [["UK", "Britain"], ["France"]]; got {value!r:.60}'
+        )
+    return tuple(tuple(p) for p in value)
 
 
 def _history(raw: dict[str, Any], where: str) -> tuple[dict[str, str], ...]:

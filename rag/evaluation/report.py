@@ -2,7 +2,9 @@
 
 ``report.json`` holds ``settings``, ``scores`` (overall), ``by_kind``, ``gate`` and
 ``questions`` (one record per question, as :class:`QuestionResult` plus
-``citations_ok``), so ``rag eval --compare`` can read it back.
+``citations_ok``), so ``rag eval --compare`` can read it back. ``scores`` and each
+kind of ``by_kind`` also hold ``point_recall``, the mean over the questions scored by
+key points (list, summary, why_how), None where there are none.
 """
 
 from __future__ import annotations
@@ -13,10 +15,37 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from rag.evaluation import metrics
 from rag.evaluation.gate import Check
+from rag.evaluation.scores import Scores
 from rag.evaluation.scoring import QuestionResult
 
 Row = tuple[str, ...]
+
+
+def score_table(scores: Scores, results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """The overall scores, with ``point_recall`` after ``correct``."""
+    table: dict[str, Any] = {}
+    for name, value in scores.as_dict().items():
+        table[name] = value
+        if name == "correct":
+            table["point_recall"] = mean_point_recall(results)
+    return table
+
+
+def kind_table(
+    kinds: Mapping[str, dict[str, Any]], results: Sequence[QuestionResult]
+) -> dict[str, dict[str, Any]]:
+    """``by_kind`` with each kind's ``point_recall`` (None for kinds without points)."""
+    return {
+        kind: {**row, "point_recall": mean_point_recall([r for r in results if r.kind == kind])}
+        for kind, row in kinds.items()
+    }
+
+
+def mean_point_recall(results: Sequence[QuestionResult]) -> float | None:
+    """The mean point recall over the results that have points; None when none has."""
+    return metrics.mean(r.point_recall for r in results if r.point_recall is not None)
 
 
 def question_record(result: QuestionResult) -> dict[str, Any]:
@@ -72,6 +101,7 @@ def markdown(report: Mapping[str, Any], checks: Sequence[Check], comparison: Seq
             fmt("", v["hit_at_k"]),
             fmt("", v["correct"]),
             fmt("", v["abstained"]),
+            fmt("", v.get("point_recall")),
         )
         for kind, v in report["by_kind"].items()
     ]
@@ -93,7 +123,7 @@ def markdown(report: Mapping[str, Any], checks: Sequence[Check], comparison: Seq
         "",
         "## By kind",
         "",
-        *md_table(("kind", "questions", "hit@k", "correct", "abstained"), kinds),
+        *md_table(("kind", "questions", "hit@k", "correct", "abstained", "point recall"), kinds),
         "",
         f"## Failures ({len(failures)})",
         "",
@@ -107,11 +137,16 @@ def markdown(report: Mapping[str, Any], checks: Sequence[Check], comparison: Seq
 
 def failure_lines_from(records: Sequence[Mapping[str, Any]]) -> list[str]:
     return [
-        f"{r['id']} [{r['kind']}] {'; '.join(r['failures'])}: {r['question']} -> "
-        + " ".join(r["answer"].split())[:160]
+        f"{r['id']} [{r['kind']}] {'; '.join(r['failures'])}{_points_note(r)}: "
+        f"{r['question']} -> " + " ".join(r["answer"].split())[:160]
         for r in records
         if r["failures"]
     ]
+
+
+def _points_note(record: Mapping[str, Any]) -> str:
+    recall = record.get("point_recall")  # absent from reports written before points
+    return "" if recall is None else f" (point recall {recall:.2f})"
 
 
 def write_files(out_dir: Path, report: Mapping[str, Any], md: str) -> None:

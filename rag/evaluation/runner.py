@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,13 +18,13 @@ from typing import Any
 from tqdm import tqdm
 
 from rag.backends import backend_name
-from rag.errors import InputError
+from rag.errors import ConfigError, InputError
 from rag.evaluation import report as rep
 from rag.evaluation.chart import draw_chart
 from rag.evaluation.compare import compare, format_comparison, load_report
 from rag.evaluation.gate import Check, check_gate, gate_passed, gate_summary, load_thresholds
 from rag.evaluation.judge import Judge, make_judge
-from rag.evaluation.records import Question, load_questions
+from rag.evaluation.records import Question, load_questions, select_ids
 from rag.evaluation.scores import Scores, by_kind, overall
 from rag.evaluation.scoring import QuestionResult, score_answer
 from rag.kb import KnowledgeBase
@@ -42,6 +42,7 @@ class Settings:
     compare: str | None = None
     limit: int | None = None
     half: str | None = None  # "tune" (even ids) or "test" (odd ids); None: all
+    ids: tuple[str, ...] | None = None  # only these questions; None: all (or the gate's ids)
     judge: str | None = None
     gate: bool = False
     thresholds: str | None = None  # default: thresholds.json beside the questions file
@@ -52,11 +53,15 @@ class Settings:
             raise InputError(f"-k must be between 1 and 1000, got {self.k}")
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit must be 1 or more, got {self.limit}")
+        if self.ids is not None and not self.ids:
+            raise InputError("--ids needs at least one question id, e.g. --ids q001,q008")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
         given = {k: v for k, v in vars(args).items() if k in cls.__dataclass_fields__}
         given["backend"] = backend_name(given.get("backend"))  # None: $RAG_BACKEND or local
+        if isinstance(given.get("ids"), str):  # --ids q001,q008
+            given["ids"] = tuple(i.strip() for i in given["ids"].split(",") if i.strip())
         return cls(**{k: v for k, v in given.items() if v is not None})
 
     @property
@@ -83,19 +88,38 @@ def main(args: argparse.Namespace) -> int:
     import rag
 
     settings = Settings.from_args(args)
-    # A bad file fails before the index loads.
-    load_questions(settings.questions, settings.limit, settings.half)
+    select(settings)  # a bad file, id or thresholds entry fails before the index loads
     outcome = run(rag.load(settings.index), settings)
     return outcome.exit_code if settings.gate else 0
 
 
-def run(kb: KnowledgeBase, settings: Settings, judge: Judge | None = None) -> Outcome:
-    """Evaluate, print the score table, write the report files; ``judge`` overrides --judge."""
-    questions = load_questions(settings.questions, settings.limit, settings.half)
-    # Everything that can fail on a bad argument fails before the slow part.
-    thresholds = {}
+def select(settings: Settings) -> tuple[Settings, list[Question], dict[str, Any]]:
+    """The settings as run, their questions and, with --gate, the backend's thresholds.
+
+    With --gate and no --ids, --limit or --half, an entry that lists ``"ids"`` (the
+    slice its bounds were measured on) runs exactly those questions, so the slice
+    stays the same when questions are added to the file.
+    """
+    thresholds: dict[str, Any] = {}
     if settings.gate:
         thresholds = load_thresholds(settings.thresholds_file, settings.backend)
+    chosen = (settings.ids, settings.limit, settings.half) != (None, None, None)
+    if chosen or "ids" not in thresholds:
+        questions = load_questions(settings.questions, settings.limit, settings.half, settings.ids)
+        return settings, questions, thresholds
+    every = load_questions(settings.questions)
+    try:
+        questions = select_ids(every, thresholds["ids"], Path(settings.questions))
+    except InputError as exc:
+        where = f"{str(settings.thresholds_file)!r}, {settings.backend!r} 'ids'"
+        raise ConfigError(f"{where}: {exc}") from exc
+    return replace(settings, ids=tuple(thresholds["ids"])), questions, thresholds
+
+
+def run(kb: KnowledgeBase, settings: Settings, judge: Judge | None = None) -> Outcome:
+    """Evaluate, print the score table, write the report files; ``judge`` overrides --judge."""
+    # Everything that can fail on a bad argument fails before the slow part.
+    settings, questions, thresholds = select(settings)
     old = load_report(settings.compare) if settings.compare else None
     judge = judge if judge is not None else make_judge(kb, settings.judge)
     started = time.perf_counter()
@@ -147,8 +171,8 @@ def build_report(
     meta.pop("progress")
     return {
         "settings": meta,
-        "scores": outcome.scores.as_dict(),
-        "by_kind": by_kind(outcome.results),
+        "scores": rep.score_table(outcome.scores, outcome.results),
+        "by_kind": rep.kind_table(by_kind(outcome.results), outcome.results),
         "gate": [asdict(c) for c in outcome.checks],
         "questions": [rep.question_record(r) for r in outcome.results],
     }
@@ -164,7 +188,7 @@ def write(out_dir: Path, report: dict[str, Any], outcome: Outcome) -> Path:
 
 
 def show(outcome: Outcome, settings: Settings) -> None:
-    rows = rep.score_rows(outcome.scores.as_dict(), outcome.checks)
+    rows = rep.score_rows(rep.score_table(outcome.scores, outcome.results), outcome.checks)
     print("\n".join(rep.text_table(("score", "value", "gate"), rows)))
     if outcome.comparison:
         print("\n" + "\n".join(outcome.comparison))
@@ -174,4 +198,5 @@ def show(outcome: Outcome, settings: Settings) -> None:
         f"report in {outcome.out_dir}: report.md, report.json, chart.png"
     )
     if settings.gate:
-        print(gate_summary(outcome.checks, outcome.thresholds, len(outcome.results)))
+        ran = [r.id for r in outcome.results]
+        print(gate_summary(outcome.checks, outcome.thresholds, len(outcome.results), ran))

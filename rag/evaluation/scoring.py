@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from rag.evaluation import metrics
 from rag.evaluation.judge import Judge
+from rag.evaluation.points import point_recall, points_pass
 from rag.evaluation.records import Question
 from rag.evaluation.support import ClaimScore, score_claims
 from rag.types import Answer
@@ -36,6 +37,7 @@ class QuestionResult:
     hit: bool | None  # None for unanswerable questions (no evidence to find)
     reciprocal_rank: float | None
     correct: bool | None  # None for unanswerable questions
+    point_recall: float | None = None  # share of key points covered; None without points
     claims: list[ClaimScore] = field(default_factory=list)
     citation_recall: float | None = None  # None when the answer makes no claim
     citation_precision: float | None = None  # None when the answer cites nothing
@@ -65,7 +67,11 @@ def score_answer(
         for claim in claims:
             claim.judge = _verdict(judge, claim, answer)
     answerable = question.answerable
-    correct = metrics.is_correct(answer.text, answer.abstained, question.answers)
+    recall = _point_recall(question, answer)
+    if recall is None:
+        correct = metrics.is_correct(answer.text, answer.abstained, question.answers)
+    else:
+        correct = points_pass(recall, answer.abstained)
     result = QuestionResult(
         id=question.id,
         kind=question.kind,
@@ -80,6 +86,7 @@ def score_answer(
         hit=metrics.hit_at_k(ranks, k) if answerable else None,
         reciprocal_rank=metrics.reciprocal_rank(ranks) if answerable else None,
         correct=correct if answerable else None,
+        point_recall=recall,
         claims=claims,
         citation_recall=metrics.citation_recall(claims),
         citation_precision=metrics.citation_precision(claims),
@@ -91,6 +98,14 @@ def score_answer(
     )
     result.failures = failures(result)
     return result
+
+
+def _point_recall(question: Question, answer: Answer) -> float | None:
+    """The share of key points the answer covers (an abstention covers none); None without
+    points."""
+    if not question.points:
+        return None
+    return 0.0 if answer.abstained else point_recall(answer.text, question.points)
 
 
 def _verdict(judge: Judge, claim: ClaimScore, answer: Answer) -> bool | None:
