@@ -56,7 +56,7 @@ def main() -> None:
     run("whole passages", lambda q, hits: " ".join(h.text for h in hits))
     for n in (40, 80, 120):
         run(f"trimmed to {n} tokens each", lambda q, hits, n=n: _trimmed(q, hits, n))
-    for n in (3, 5, 8, 12):
+    for n in (3, 5, 6, 8, 12):
         for lexical in (0.0, 0.3):
             selector = EvidenceSelector(kb.embedder, sentences=n, lexical_weight=lexical)
             run(

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from rag.answerability import UNKNOWN_NAME_MIN_P_YES, unknown_names, unknown_note
 from rag.answerer import Answerer
 from rag.attribution import repoint
 from rag.citations import markers_after_claims, parse_numbers, resolve
@@ -164,10 +165,9 @@ def answer_stream(
         timings=timings,
         query=query,
     )
+    unknown = unknown_names(question, retriever.knows)
     if not hits or max(h.dense_score for h in hits) < policy.min_dense:
-        timings["total"] = time.perf_counter() - started
-        yield REFUSAL
-        yield base
+        yield from _refusal(base, started)
         return
     run = _Run(question, turns, hits, hits, answerer, base, started)
     stream = _generate(run)
@@ -182,13 +182,15 @@ def answer_stream(
         run.shown = selector.shown(query, hits, shape)
         timings["evidence"] = time.perf_counter() - started - timings["retrieval"]
         base.p_answerable = _answerability(answerer, question, run.shown, turns)
-        limit = getattr(answerer, "min_p_yes", 0.0)
-        if base.p_answerable is not None and base.p_answerable < limit:
-            timings["total"] = time.perf_counter() - started
-            yield REFUSAL
-            yield base
-            return
         stream = _evidence_stream(run)
+    p_yes = base.p_answerable
+    if unknown and (p_yes is None or p_yes < UNKNOWN_NAME_MIN_P_YES):
+        # a near miss: on topic, but it names something no article mentions
+        yield from _refusal(base, started, unknown_note(unknown))
+        return
+    if p_yes is not None and p_yes < getattr(answerer, "min_p_yes", 0.0):
+        yield from _refusal(base, started)
+        return
     yield from _finish(stream, hits, base, repoint_citations)
 
 
@@ -258,6 +260,13 @@ def _evidence_stream(run: _Run) -> Iterator[str]:
     base.note = FALLBACK_NOTE
     renumber = Renumberer(len(run.hits))
     yield renumber.feed(quoted) + renumber.flush()
+
+
+def _refusal(base: Answer, started: float, note: str = "") -> Iterator[str | Answer]:
+    base.timings["total"] = time.perf_counter() - started
+    base.note = note
+    yield REFUSAL
+    yield base
 
 
 def _answerability(

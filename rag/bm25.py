@@ -34,6 +34,10 @@ class BM25:
         self._term_index = {term: i for i, term in enumerate(vocab)}
         self.doc_len = np.bincount(postings, weights=tf, minlength=len(ids)).astype(np.float32)
 
+    def __contains__(self, term: object) -> bool:
+        """Does any document hold this (stemmed) term?"""
+        return term in self._term_index
+
     @classmethod
     def build(cls, docs: Iterable[tuple[int, str]]) -> BM25:
         ids: list[int] = []

@@ -82,7 +82,7 @@ class EvidenceSelector:
             Sentence(i, start, end, text, float(cos) + self.lexical_weight * _share(asked, text))
             for (i, start, end, text), cos in zip(pieces, np.atleast_1d(cosines), strict=True)
         ]
-        return sorted(scored, key=lambda s: -s.score)
+        return _once(sorted(scored, key=lambda s: -s.score))
 
     def select(self, question: str, hits: Sequence[Hit], shape: str = "lookup") -> list[Sentence]:
         """The best sentences for an answer of this shape, in passage and then text order.
@@ -109,6 +109,19 @@ class EvidenceSelector:
             replace(hit, text=" ".join(s.text for s in chosen if s.hit_index == i))
             for i, hit in enumerate(hits)
         ]
+
+
+def _once(scored: list[Sentence]) -> list[Sentence]:
+    """Each sentence once: overlapping chunks repeat the sentences at their seams, and a
+    repeat would take the place of another sentence in the budget."""
+    seen: set[str] = set()
+    out = []
+    for s in scored:
+        key = " ".join(s.text.split())
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
 
 
 def _by_names(question: str, scored: list[Sentence]) -> list[Sentence]:

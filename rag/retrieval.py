@@ -68,6 +68,10 @@ class Retriever:
             ranked = self._mmr(qvec, ranked, options.k, options.mmr)
         return self._hits(ranked[: options.k], qvec, dict(lexical))
 
+    def knows(self, term: str) -> bool:
+        """Does any indexed passage hold this stemmed term (``rag.textnorm.terms``)?"""
+        return term in self.store.bm25
+
     def lead(self, query: str, article_id: str, n: int = 1) -> list[Hit]:
         """The first ``n`` passages of an article, in order, scored against ``query``.
 

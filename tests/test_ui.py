@@ -161,8 +161,17 @@ def test_follow_up_is_answered_with_the_history(kb: rag.KnowledgeBase) -> None:
 
 def test_abstention_says_the_articles_do_not_say(kb: rag.KnowledgeBase) -> None:
     final = last(run(kb, OUT_OF_CORPUS))
-    assert final.ok and final.display == ABSTAINED
+    assert final.ok and final.display.startswith(ABSTAINED)
     assert "rag-sources" not in final.display
+
+
+def test_a_refusal_shows_its_note_and_what_was_searched(kb: rag.KnowledgeBase) -> None:
+    question = "What did Sweden's prime minister say about the coalition of the willing?"
+    final = last(run(kb, question))
+    assert final.ok and final.display.startswith(ABSTAINED)
+    assert "No article mentions “Sweden”" in final.display
+    searched = final.display[final.display.index("Closest passages searched") :]
+    assert searched.count("<li>") == 3 and "coalition" in searched.lower()
 
 
 class _FailingAnswerer:

@@ -17,7 +17,7 @@ from typing import Any
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
 from rag.types import Answer
-from ui.render import markdown_text, sources_html
+from ui.render import markdown_text, searched_html, sources_html
 from ui.worker import in_thread
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,9 @@ def messages(turns: list[Turn]) -> Messages:
 def answer_display(answer: Answer) -> str:
     """The final answer: text, honest notes, then its sources."""
     if answer.abstained:
-        return ABSTAINED
+        searched = searched_html(answer)
+        note = f"\n\n_({markdown_text(answer.note)})_" if answer.note else ""
+        return ABSTAINED + note + (f"\n\n{searched}" if searched else "")
     notes = [f"_({answer.note})_"] if answer.note else []
     if answer.incomplete:
         notes.append("_(The answer was cut off: the backend stopped before it finished.)_")

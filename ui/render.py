@@ -128,3 +128,22 @@ def sources_html(answer: Answer) -> str:
     cards = "".join(source_html(c, answer.text) for c in answer.citations)
     label = "Source" if len(answer.citations) == 1 else f"Sources ({len(answer.citations)})"
     return f'<details class="rag-sources" open><summary>{label}</summary>{cards}</details>'
+
+
+def searched_html(answer: Answer, n: int = 3) -> str:
+    """A refusal's closest passages searched (collapsed), so the reader sees what was looked at."""
+    if not answer.sources:
+        return ""
+    items = "".join(
+        f"<li><b>{html_text(hit.title or '(untitled)')}</b> — {html_text(_opening(hit.text))}</li>"
+        for hit in answer.sources[:n]
+    )
+    return (
+        '<details class="rag-searched"><summary>Closest passages searched</summary>'
+        f"<ol>{items}</ol></details>"
+    )
+
+
+def _opening(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"

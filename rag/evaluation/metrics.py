@@ -59,10 +59,32 @@ def judge_recall(claims: Sequence[ClaimScore]) -> float | None:
     return mean(float(c.judge is True) for c in claims)
 
 
-def agreement(claims: Sequence[ClaimScore]) -> tuple[int, int]:
-    """(claims where the judge and the rule agree, claims the judge gave a clear verdict on)."""
+def quote_recall(claims: Sequence[ClaimScore]) -> float | None:
+    """Citation recall by the exact-quote rule: share of claims their cited chunks quote."""
+    return mean(float(c.quote_supported) for c in claims)
+
+
+def quote_precision(claims: Sequence[ClaimScore]) -> float | None:
+    """Citation precision by the exact-quote rule: share of citations whose chunk alone
+    quote-supports its claim; None without citations."""
+    return mean(float(ok) for c in claims for ok in c.quote_support)
+
+
+def agreement(claims: Sequence[ClaimScore], quote: bool = False) -> tuple[int, int]:
+    """(claims where the judge and the rule agree, claims the judge gave a clear verdict on);
+    the rule is the word-overlap one, or with ``quote`` the exact-quote one."""
     judged = [c for c in claims if c.judge is not None]
-    return sum(c.judge == c.supported for c in judged), len(judged)
+    rule = [c.quote_supported if quote else c.supported for c in judged]
+    return sum(c.judge == r for c, r in zip(judged, rule, strict=True)), len(judged)
+
+
+def rule_agreement(claims: Sequence[ClaimScore]) -> tuple[int, int]:
+    """(cited claims where the word-overlap and exact-quote rules agree, cited claims).
+
+    An uncited claim is unsupported by both rules by definition, so it is left out.
+    """
+    cited = [c for c in claims if c.chunk_ids]
+    return sum(c.supported == c.quote_supported for c in cited), len(cited)
 
 
 def refusal_scores(

@@ -91,9 +91,6 @@ def md_table(header: Row, rows: Sequence[Row]) -> list[str]:
 
 def markdown(report: Mapping[str, Any], checks: Sequence[Check], comparison: Sequence[str]) -> str:
     settings, scores = report["settings"], report["scores"]
-    judge_row = tuple(
-        fmt("", scores[k]) for k in ("citation_recall", "judge_citation_recall", "judge_agreement")
-    )
     kinds = [
         (
             kind,
@@ -117,9 +114,11 @@ def markdown(report: Mapping[str, Any], checks: Sequence[Check], comparison: Seq
         "",
         *md_table(("score", "value", "gate"), score_rows(scores, checks)),
         "",
-        "## Citation support: rule and judge",
+        "## Citation support: two rules and the judge",
         "",
-        *md_table(("citation recall (rule)", "citation recall (judge)", "agreement"), [judge_row]),
+        *md_table(("", "word overlap", "exact quote", "judge"), support_rows(scores)),
+        "",
+        f"The two rules agree on {fmt('', scores.get('rule_agreement'))} of the cited claims.",
         "",
         "## By kind",
         "",
@@ -133,6 +132,16 @@ def markdown(report: Mapping[str, Any], checks: Sequence[Check], comparison: Seq
     if comparison:
         out += ["## Compared with the earlier report", "", "```", *comparison, "```", ""]
     return "\n".join(out)
+
+
+def support_rows(scores: Mapping[str, Any]) -> list[Row]:
+    """Citation recall and precision by each rule and the judge, and agreement with the judge."""
+    names = [
+        ("citation recall", "citation_recall", "quote_recall", "judge_citation_recall"),
+        ("citation precision", "citation_precision", "quote_precision", ""),
+        ("agreement with the judge", "judge_agreement", "judge_quote_agreement", ""),
+    ]
+    return [(label, *(fmt("", scores.get(k)) if k else "" for k in keys)) for label, *keys in names]
 
 
 def failure_lines_from(records: Sequence[Mapping[str, Any]]) -> list[str]:

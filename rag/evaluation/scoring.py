@@ -41,8 +41,13 @@ class QuestionResult:
     claims: list[ClaimScore] = field(default_factory=list)
     citation_recall: float | None = None  # None when the answer makes no claim
     citation_precision: float | None = None  # None when the answer cites nothing
+    quote_recall: float | None = None  # the same two by the exact-quote rule
+    quote_precision: float | None = None
     judge_recall: float | None = None  # None without a judge or a claim
     latency: float = 0.0  # Answer.timings["total"], seconds
+    first_token: float | None = None  # Answer.timings["first_token"]; None without a stream
+    p_answerable: float | None = None  # the model's P("Yes") to "do the sources answer?"
+    note: str = ""  # Answer.note: why it refused, or that it quoted the evidence
     tokens: int = 0
     incomplete: bool = False
     dropped_citations: list[int] = field(default_factory=list)
@@ -90,8 +95,13 @@ def score_answer(
         claims=claims,
         citation_recall=metrics.citation_recall(claims),
         citation_precision=metrics.citation_precision(claims),
+        quote_recall=metrics.quote_recall(claims),
+        quote_precision=metrics.quote_precision(claims),
         judge_recall=metrics.judge_recall(claims) if judge is not None else None,
         latency=float(answer.timings.get("total", 0.0)),
+        first_token=answer.timings.get("first_token"),
+        p_answerable=answer.p_answerable,
+        note=answer.note,
         tokens=answer.tokens,
         incomplete=answer.incomplete,
         dropped_citations=list(answer.dropped_citations),

@@ -7,6 +7,9 @@ citation is a claim. A claim is *supported* by passages when
   acceptable answer, or
 - at least ``MIN_TOKEN_RECALL`` of the claim's content words occur in the passages.
 
+Each claim is also checked by the exact-quote rule (:mod:`rag.evaluation.quotes`),
+which matches word runs in order instead of a bag of words.
+
 >>> from rag.evaluation.records import Question
 >>> q = Question("q1", "Who?", True, "factual", answers=("Esper",), evidence="Mark Esper said so")
 >>> supports("It was Esper [1].", ["Then Mark Esper said so."], q)
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rag.citations import is_claim, split_sentences
+from rag.evaluation.quotes import quote_supports
 from rag.evaluation.records import Question
 from rag.evaluation.text import contains_answer, contains_span, content_words
 from rag.prompting import strip_markers
@@ -41,6 +45,8 @@ class ClaimScore:
     supported: bool  # its cited chunks together support it (False when it cites nothing)
     citation_support: list[bool] = field(default_factory=list)  # each cited chunk alone
     judge: bool | None = None  # the LLM judge's verdict; None when not judged
+    quote_supported: bool = False  # the exact-quote rule, cited chunks together
+    quote_support: list[bool] = field(default_factory=list)  # the same, each cited chunk alone
 
 
 def claims(text: str) -> list[tuple[str, list[int]]]:
@@ -94,7 +100,15 @@ def score_claims(answer: Answer, question: Question) -> list[ClaimScore]:
                 citation_support=[supports(sentence, [t], question) for t in texts],
             )
         )
+        quote_claim(scored[-1], texts)
     return scored
+
+
+def quote_claim(claim: ClaimScore, texts: Sequence[str]) -> ClaimScore:
+    """Set the exact-quote verdicts of a claim from its cited chunks' texts, in order."""
+    claim.quote_supported = quote_supports(claim.text, texts)
+    claim.quote_support = [quote_supports(claim.text, [t]) for t in texts]
+    return claim
 
 
 def plain(claim: str) -> str:
