@@ -13,7 +13,13 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answerability import UNKNOWN_NAME_MIN_P_YES, unknown_names, unknown_note
+from rag.answerability import (
+    SET_ASIDE_NOTE,
+    UNKNOWN_NAME_MIN_P_YES,
+    sets_articles_aside,
+    unknown_names,
+    unknown_note,
+)
 from rag.answerer import Answerer
 from rag.attribution import repoint
 from rag.citations import markers_after_claims, parse_numbers, resolve
@@ -168,6 +174,9 @@ def answer_stream(
     unknown = unknown_names(question, retriever.knows)
     if not hits or max(h.dense_score for h in hits) < policy.min_dense:
         yield from _refusal(base, started)
+        return
+    if sets_articles_aside(question):
+        yield from _refusal(base, started, SET_ASIDE_NOTE)
         return
     run = _Run(question, turns, hits, hits, answerer, base, started)
     stream = _generate(run)
