@@ -6,8 +6,10 @@ troops?"). Retrieval still finds on-topic passages, and a small model reading th
 often answers anyway. The index knows every word of the corpus (the BM25
 vocabulary), so such a name is cheap to spot; the pipeline then refuses unless the
 model is very sure the sources answer (P("Yes") of at least
-:data:`UNKNOWN_NAME_MIN_P_YES`; a backend without that signal always refuses), and
-says which name it did not find.
+:data:`UNKNOWN_NAME_MIN_P_YES`), and says which name it did not find. Backends without
+that signal (extractive, openai) are not gated by it: alone, the check also flags
+demonyms and paraphrases ("the Spanish foreign minister" where the articles say
+"Spain"), and on the extractive gate's questions it cost more than it caught.
 
 >>> unknown_names("Did Portugal join, as Macron hoped in 2021?", {"macron", "join"}.__contains__)
 ['Portugal', '2021']

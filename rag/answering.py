@@ -193,7 +193,7 @@ def answer_stream(
         base.p_answerable = _answerability(answerer, question, run.shown, turns)
         stream = _evidence_stream(run)
     p_yes = base.p_answerable
-    if unknown and (p_yes is None or p_yes < UNKNOWN_NAME_MIN_P_YES):
+    if unknown and p_yes is not None and p_yes < UNKNOWN_NAME_MIN_P_YES:
         # a near miss: on topic, but it names something no article mentions
         yield from _refusal(base, started, unknown_note(unknown))
         return

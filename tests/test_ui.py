@@ -24,7 +24,7 @@ from rag.answerer import LLMAnswerer
 from rag.cli import answer_json
 from rag.errors import BackendError
 from rag.llm.base import Message
-from rag.llm.scripted import ScriptedLLM
+from rag.llm.scripted import JudgedLLM, ScriptedLLM
 from rag.types import Hit
 from ui import chat
 from ui.chat import ABSTAINED, BUG, LOADING, THINKING, Turn, history, messages, respond
@@ -167,7 +167,11 @@ def test_abstention_says_the_articles_do_not_say(kb: rag.KnowledgeBase) -> None:
 
 def test_a_refusal_shows_its_note_and_what_was_searched(kb: rag.KnowledgeBase) -> None:
     question = "What did Sweden's prime minister say about the coalition of the willing?"
-    final = last(run(kb, question))
+    fresh = rag.load(kb.index_dir)  # its own answerers: "local" is a scripted one here
+    llm = JudgedLLM("Fine [1].", 0.6)  # with a P("Yes"), as the local model has
+    llm.name = "local"
+    fresh.use_answerer(LLMAnswerer(llm, evidence_first=True, min_p_yes=0.45))
+    final = last(run(fresh, question, backend="local"))
     assert final.ok and final.display.startswith(ABSTAINED)
     assert "No article mentions “Sweden”" in final.display
     searched = final.display[final.display.index("Closest passages searched") :]

@@ -31,3 +31,17 @@ class ScriptedLLM:
             yield word if i == 0 else " " + word
         if self._incomplete:
             raise IncompleteResponse("the scripted stream was cut off", partial=text)
+
+
+class JudgedLLM(ScriptedLLM):
+    """A :class:`ScriptedLLM` that also answers "do the sources answer?" with P("Yes") = ``p``,
+    as :meth:`rag.llm.local.LocalLLM.p_yes` does, for tests of the answerability gates."""
+
+    name = "judged"
+
+    def __init__(self, reply: str, p: float) -> None:
+        super().__init__(reply)
+        self.p = p
+
+    def p_yes(self, messages: Sequence[Message]) -> float:
+        return self.p
