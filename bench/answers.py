@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 import rag
 from rag.answerer import LLMAnswerer
 from rag.backends import LOCAL_MIN_P_YES
-from rag.evaluation.metrics import is_correct, percentile
-from rag.evaluation.points import point_recall, points_pass
+from rag.evaluation.metrics import percentile
 from rag.evaluation.records import HALVES, Question, load_questions, spread
+from rag.evaluation.scoring import is_right
 from rag.evidence import LEXICAL_WEIGHT, SENTENCES, EvidenceSelector
 from rag.llm.local import LocalLLM
 from rag.types import Answer
@@ -57,7 +57,7 @@ class Tally:
             return answer.abstained
         self.answerable += 1
         self.false_refusals += answer.abstained
-        ok = right(q, answer)
+        ok = is_right(q, answer.text, answer.abstained)
         self.right += ok
         return ok
 
@@ -68,12 +68,6 @@ class Tally:
             f"{statistics.median(self.ttft):.1f} s | {percentile(self.ttft, 95) or 0:.1f} s | "
             f"{statistics.median(self.total):.1f} s |"
         )
-
-
-def right(q: Question, answer: Answer) -> bool:
-    if q.points:
-        return points_pass(point_recall(answer.text, q.points), answer.abstained)
-    return is_correct(answer.text, answer.abstained, q.answers)
 
 
 def run(kb: rag.KnowledgeBase, backend: str, label: str, qs: list[Question]) -> Tally:

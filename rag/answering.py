@@ -171,7 +171,6 @@ def answer_stream(
         timings=timings,
         query=query,
     )
-    unknown = unknown_names(question, retriever.knows)
     if not hits or max(h.dense_score for h in hits) < policy.min_dense:
         yield from _refusal(base, started)
         return
@@ -182,21 +181,19 @@ def answer_stream(
     stream = _generate(run)
     if selector is not None and getattr(answerer, "evidence_first", False):
         shape = answer_shape(question)
-        if shape == "summary":  # the best article's lead first, then its other hits
-            lead = retriever.lead(query, hits[0].article_id)
-            seen = {h.chunk_id for h in lead}
-            same = [h for h in hits if h.article_id == hits[0].article_id]
-            run.hits = hits = lead + [h for h in same if h.chunk_id not in seen]
-            base.sources = hits
+        if shape == "summary":
+            run.hits = hits = base.sources = _summary_hits(retriever, query, hits)
         run.shown = selector.shown(query, hits, shape)
         timings["evidence"] = time.perf_counter() - started - timings["retrieval"]
         base.p_answerable = _answerability(answerer, question, run.shown, turns)
         stream = _evidence_stream(run)
     p_yes = base.p_answerable
-    if unknown and p_yes is not None and p_yes < UNKNOWN_NAME_MIN_P_YES:
+    if p_yes is not None and p_yes < UNKNOWN_NAME_MIN_P_YES:
         # a near miss: on topic, but it names something no article mentions
-        yield from _refusal(base, started, unknown_note(unknown))
-        return
+        unknown = unknown_names(question, retriever.knows)
+        if unknown:
+            yield from _refusal(base, started, unknown_note(unknown))
+            return
     if p_yes is not None and p_yes < getattr(answerer, "min_p_yes", 0.0):
         yield from _refusal(base, started)
         return
@@ -269,6 +266,13 @@ def _evidence_stream(run: _Run) -> Iterator[str]:
     base.note = FALLBACK_NOTE
     renumber = Renumberer(len(run.hits))
     yield renumber.feed(quoted) + renumber.flush()
+
+
+def _summary_hits(retriever: Retriever, query: str, hits: list[Hit]) -> list[Hit]:
+    """The best article's lead passage first, then its other hits (a summary's sources)."""
+    lead = retriever.lead(query, hits[0].article_id)
+    seen = {h.chunk_id for h in lead}
+    return lead + [h for h in hits if h.article_id == hits[0].article_id and h.chunk_id not in seen]
 
 
 def _refusal(base: Answer, started: float, note: str = "") -> Iterator[str | Answer]:

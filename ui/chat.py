@@ -68,11 +68,11 @@ def messages(turns: list[Turn]) -> Messages:
 
 def answer_display(answer: Answer) -> str:
     """The final answer: text, honest notes, then its sources."""
+    # A note may quote the question ("No article mentions “…”"): escape it like any text.
+    notes = [f"_({markdown_text(answer.note)})_"] if answer.note else []
     if answer.abstained:
         searched = searched_html(answer)
-        note = f"\n\n_({markdown_text(answer.note)})_" if answer.note else ""
-        return ABSTAINED + note + (f"\n\n{searched}" if searched else "")
-    notes = [f"_({answer.note})_"] if answer.note else []
+        return "\n\n".join([ABSTAINED, *notes, *([searched] if searched else [])])
     if answer.incomplete:
         notes.append("_(The answer was cut off: the backend stopped before it finished.)_")
     if answer.unsupported:
