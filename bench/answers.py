@@ -8,9 +8,9 @@ spread like ``rag eval --limit``; each is scored by the eval's own rules (an acc
 answer string, or half the key points of a list/summary/why-how question; abstaining on
 an unanswerable one). Variants:
 
-- ``evidence`` — the local backend as shipped (rag.backends: the best sentences, the
+- ``evidence`` — the local backend as shipped (rag.answer.backends: the best sentences, the
   P(yes) gate, no refusal exit); ``evidence:S:L`` the same with ``S`` sentences and
-  lexical weight ``L`` (rag.evidence);
+  lexical weight ``L`` (rag.answer.evidence);
 - a number ``N`` — the older way: passages trimmed to their best N tokens (0: whole),
   with the refusal-exit prompt;
 - ``extractive`` — the no-LLM backend.
@@ -27,12 +27,12 @@ import statistics
 from dataclasses import dataclass, field
 
 import rag
-from rag.answerer import LLMAnswerer
-from rag.backends import LOCAL_MIN_P_YES
+from rag.answer.answerers import LLMAnswerer
+from rag.answer.backends import LOCAL_MIN_P_YES
+from rag.answer.evidence import LEXICAL_WEIGHT, SENTENCES, EvidenceSelector
+from rag.evaluation.grade import is_right
 from rag.evaluation.metrics import percentile
 from rag.evaluation.records import HALVES, Question, load_questions, spread
-from rag.evaluation.scoring import is_right
-from rag.evidence import LEXICAL_WEIGHT, SENTENCES, EvidenceSelector
 from rag.llm.local import LocalLLM
 from rag.types import Answer
 

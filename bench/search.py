@@ -23,9 +23,9 @@ import faiss
 import numpy as np
 
 import rag
-from rag.bm25 import BM25
-from rag.retrieval import Retriever, SearchOptions
-from rag.store import SCHEMA, Manifest, Store, generation_files
+from rag.index.bm25 import BM25
+from rag.index.retrieval import Retriever, SearchOptions
+from rag.index.store import SCHEMA, Manifest, Store, generation_files
 
 
 def percentiles(samples: list[float]) -> str:
@@ -91,7 +91,7 @@ def synthetic_store(directory: Path, n: int, dim: int, vocab: list[str]) -> Stor
     db.commit()
     db.close()
     BM25.build(enumerate(texts, start=1)).save(directory / files["bm25"])
-    from rag.atomic import sha256_file
+    from rag.index.atomic import sha256_file
 
     manifest = Manifest("synthetic", dim, {}, 1, files,
                         {f: sha256_file(directory / f) for f in files.values()})  # fmt: skip

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from rag.backends import BACKENDS
+from rag.answer.backends import BACKENDS
 from rag.errors import RagError
 from rag.evaluation.records import HALVES
 from rag.types import Answer, Hit
@@ -34,9 +34,9 @@ def _hit_json(rank: int, hit: Hit) -> dict[str, Any]:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from rag.chunking import ChunkSettings
-    from rag.embedders import make_embedder
-    from rag.indexer import index_corpus
+    from rag.index.chunking import ChunkSettings
+    from rag.index.embedders import make_embedder
+    from rag.index.indexer import index_corpus
 
     settings = ChunkSettings(args.max_tokens, args.overlap)
     report = index_corpus(

@@ -15,16 +15,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answerer import Answerer
-from rag.answering import AbstainPolicy, answer_stream
-from rag.backends import backend_name, make_answerer
-from rag.chunking import ChunkSettings
-from rag.embedders import Embedder, make_embedder
-from rag.evidence import EvidenceSelector
-from rag.indexer import IndexReport, index_corpus
+from rag.answer.answerers import Answerer
+from rag.answer.backends import backend_name, make_answerer
+from rag.answer.evidence import EvidenceSelector
+from rag.answer.pipeline import AbstainPolicy, answer_stream
+from rag.index.chunking import ChunkSettings
+from rag.index.embedders import Embedder, make_embedder
+from rag.index.indexer import IndexReport, index_corpus
+from rag.index.retrieval import Retriever, SearchOptions
+from rag.index.store import Manifest, Store, check_embedder
 from rag.llm.base import Message
-from rag.retrieval import Retriever, SearchOptions
-from rag.store import Manifest, Store, check_embedder
 from rag.types import Answer, Hit
 
 History = Sequence[Message | dict[str, str]] | None
@@ -42,7 +42,7 @@ class KnowledgeBase:
         repoint_citations: bool = True,
     ):
         self.store = store
-        self.repoint_citations = repoint_citations  # rag.attribution; off only to measure it
+        self.repoint_citations = repoint_citations  # rag.answer.repoint; off only to measure it
         self.embedder = embedder
         self.retriever = Retriever(store, embedder)
         self.selector = EvidenceSelector(embedder)  # for evidence-first answerers

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 import pytest
 
 import rag
-from rag.answerer import LLMAnswerer
-from rag.answering import Renumberer, clean_question, standalone_query
+from rag.answer.answerers import LLMAnswerer
+from rag.answer.pipeline import Renumberer, clean_question, standalone_query
+from rag.answer.prompt import REFUSAL
 from rag.errors import InputError
 from rag.llm.base import Message
 from rag.llm.scripted import JudgedLLM, ScriptedLLM
-from rag.prompting import REFUSAL
 from rag.types import Answer
 
 WITKOFF = "What did Steve Witkoff call the coalition, a posture and a pose?"
@@ -136,7 +136,7 @@ def test_control_characters_and_other_languages(hash_kb: rag.KnowledgeBase) -> N
 
 
 def test_history_must_have_roles() -> None:
-    from rag.answering import as_messages
+    from rag.answer.pipeline import as_messages
 
     with pytest.raises(InputError, match="role"):
         as_messages([{"role": "robot", "content": "x"}])

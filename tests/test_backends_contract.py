@@ -14,16 +14,16 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 
 import rag
-from rag.answerer import Answerer, LLMAnswerer
-from rag.backends import LOCAL_MIN_P_YES
+from rag.answer.answerers import Answerer, LLMAnswerer
+from rag.answer.backends import LOCAL_MIN_P_YES
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.prompt import REFUSAL
 from rag.errors import BackendError
-from rag.extractive import ExtractiveAnswerer
 from rag.llm.base import Message
 from rag.llm.local import LocalLLM
 from rag.llm.openai_backend import OpenAIConfig, OpenAILLM
 from rag.llm.scripted import ScriptedLLM
-from rag.prompting import REFUSAL
-from rag.textnorm import terms
+from rag.text.words import terms
 
 from fake_openai_server import FakeOpenAIServer, HttpError, Respond
 
@@ -74,7 +74,7 @@ def _local_llm() -> LocalLLM:
 
 
 def _local(_: FakeOpenAIServer) -> Answerer:
-    # As rag.backends makes it: evidence first, with the calibrated answerability gate.
+    # As rag.answer.backends makes it: evidence first, with the calibrated answerability gate.
     return LLMAnswerer(_local_llm(), max_tokens=128, evidence_first=True, min_p_yes=LOCAL_MIN_P_YES)
 
 

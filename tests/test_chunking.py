@@ -4,11 +4,11 @@ import itertools
 
 import pytest
 
-from rag.chunking import ChunkSettings, chunk_article
 from rag.errors import ConfigError
-from rag.ingest import load_corpus
-from rag.sentences import sentence_spans
-from rag.tokens import count_tokens, encoding
+from rag.index.chunking import ChunkSettings, chunk_article
+from rag.ingest.files import load_corpus
+from rag.text.sentences import sentence_spans
+from rag.text.tokens import count_tokens, encoding
 from rag.types import Article
 
 from conftest import SEEDS
@@ -81,7 +81,7 @@ def test_bad_settings_are_refused(bad: tuple[int, int]) -> None:
 @pytest.mark.slow
 def test_no_chunk_is_longer_than_minilm_reads(minilm_kb: object, articles: list[Article]) -> None:
     """all-MiniLM-L6-v2 silently drops word pieces past 256: no chunk may need more."""
-    from rag.embedders import make_embedder
+    from rag.index.embedders import make_embedder
 
     embedder = make_embedder("minilm")
     assert embedder.max_tokens == 256

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.attribution import repoint, support
-from rag.citations import markers_after_claims, resolve, split_sentences
-from rag.prompting import REFUSAL
+from rag.answer.citations import markers_after_claims, resolve, split_sentences
+from rag.answer.prompt import REFUSAL
+from rag.answer.repoint import repoint, support
 from rag.types import Hit
 
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answerer import LLMAnswerer
-from rag.context import fit_hits, prompt_tokens, trim_hit
+from rag.answer.answerers import LLMAnswerer
+from rag.answer.budget import fit_hits, prompt_tokens, trim_hit
+from rag.answer.prompt import build_messages
 from rag.errors import InputError
 from rag.llm.scripted import ScriptedLLM
-from rag.prompting import build_messages
 from rag.types import Hit
 
 

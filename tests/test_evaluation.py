@@ -13,16 +13,13 @@ from pathlib import Path
 import pytest
 
 from rag import cli
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.errors import ConfigError, InputError, RagError
 from rag.evaluation import metrics
 from rag.evaluation.calibrate import bounds_from, calibrate
 from rag.evaluation.compare import compare, format_comparison, load_report
 from rag.evaluation.gate import check_gate, gate_passed, gate_summary, load_thresholds
-from rag.evaluation.judge import LLMJudge, make_judge, parse_verdict
-from rag.evaluation.records import Question, load_questions, parse_question, spread
-from rag.evaluation.runner import Outcome, Settings, main, run, select
-from rag.evaluation.scores import RATES, SCORE_NAMES, Scores
-from rag.evaluation.scoring import (
+from rag.evaluation.grade import (
     SHOULD_NOT_REFUSE,
     SHOULD_REFUSE,
     UNSUPPORTED,
@@ -30,13 +27,16 @@ from rag.evaluation.scoring import (
     WRONG_PASSAGE,
     score_answer,
 )
+from rag.evaluation.judge import LLMJudge, make_judge, parse_verdict
+from rag.evaluation.overall import RATES, SCORE_NAMES, Scores
+from rag.evaluation.records import Question, load_questions, parse_question, spread
+from rag.evaluation.runner import Outcome, Settings, main, run, select
 from rag.evaluation.support import claims, score_claims, supports, token_recall
 from rag.evaluation.text import contains_answer, norm
-from rag.extractive import ExtractiveAnswerer
+from rag.index.retrieval import Retriever, SearchOptions
 from rag.kb import KnowledgeBase
 from rag.llm.base import Message
 from rag.llm.scripted import ScriptedLLM
-from rag.retrieval import Retriever, SearchOptions
 from rag.types import Answer, Citation, Hit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -545,7 +545,7 @@ def test_shifted_citation_numbers_collapse_citation_scores_not_correctness(
     assert bad.citation_precision is not None and bad.citation_precision < 0.5
 
 
-# Shifted numbers that re-pointing (rag/attribution.py) leaves wrong. q184 quotes "A huge
+# Shifted numbers that re-pointing (rag/answer/repoint.py) leaves wrong. q184 quotes "A huge
 # planning and reconnaissance effort underpins Ukraine's long-range drone strikes." and the
 # shift cites the drone article's opening chunk, which holds exactly 60% of the sentence's
 # stemmed words (plan, long, rang, dron, strik, ukrain): enough for attribution.SUPPORTED to

@@ -8,11 +8,11 @@ import re
 import pytest
 
 import rag
-from rag.answerer import LLMAnswerer
-from rag.embedders import HashEmbedder
-from rag.evidence import EvidenceSelector
+from rag.answer.answerers import LLMAnswerer
+from rag.answer.evidence import EvidenceSelector
+from rag.answer.prompt import REFUSAL, answer_shape, build_messages
+from rag.index.embedders import HashEmbedder
 from rag.llm.scripted import ScriptedLLM
-from rag.prompting import REFUSAL, answer_shape, build_messages
 from rag.types import Answer, Hit
 
 DRONES = "How far can Ukraine's long-range drones reach?"

@@ -6,13 +6,13 @@ import time
 
 import pytest
 
-from rag.answerer import Answerer
-from rag.citations import resolve, split_sentences
+from rag.answer.answerers import Answerer
+from rag.answer.citations import resolve, split_sentences
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.prompt import REFUSAL, strip_markers
 from rag.errors import InputError
-from rag.extractive import ExtractiveAnswerer
 from rag.llm.base import Message
-from rag.prompting import REFUSAL, strip_markers
-from rag.textnorm import stem, terms
+from rag.text.words import stem, terms
 from rag.types import Hit
 
 DRONES = (

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.embedders import HashEmbedder
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from rag.indexer import index_corpus
-from rag.store import Manifest
+from rag.index.embedders import HashEmbedder
+from rag.index.indexer import index_corpus
+from rag.index.store import Manifest
 
 
 class CountingEmbedder(HashEmbedder):

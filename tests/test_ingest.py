@@ -1,4 +1,4 @@
-"""Ingest: files in, clean articles out (rag.ingest, rag.articles, rag.furniture, rag.htmltext)."""
+"""Ingest: files in, clean articles out (the rag.ingest package)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.articles import article_id_for, derive_title, split_articles
 from rag.errors import InputError
-from rag.htmltext import html_to_text
-from rag.ingest import Corpus, load_corpus
+from rag.ingest.articles import article_id_for, derive_title, split_articles
+from rag.ingest.files import Corpus, load_corpus
+from rag.ingest.html import html_to_text
 from rag.types import Article
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

@@ -245,7 +245,7 @@ def test_a_second_stream_in_the_same_thread_fails_instead_of_deadlocking(llm: Lo
 
 @pytest.mark.slow
 def test_p_yes_separates_an_answered_question_from_a_false_premise(llm: LocalLLM) -> None:
-    from rag.prompting import build_messages
+    from rag.answer.prompt import build_messages
     from rag.types import Hit
 
     text = (

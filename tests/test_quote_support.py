@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from rag.citations import split_sentences
+from rag.answer.citations import split_sentences
 from rag.errors import InputError
 from rag.evaluation import metrics
 from rag.evaluation import report as rep
 from rag.evaluation.calibrate import bounds_from
 from rag.evaluation.gate import check_gate, load_thresholds
+from rag.evaluation.grade import score_answer
 from rag.evaluation.judge import LLMJudge
+from rag.evaluation.overall import RATES, SHARES, overall
 from rag.evaluation.quotes import key_facts, quote_supports, quoted_share
 from rag.evaluation.records import Question
 from rag.evaluation.requote import chunk_texts, main, requote
 from rag.evaluation.runner import Settings, run
-from rag.evaluation.scores import RATES, SHARES, overall
-from rag.evaluation.scoring import score_answer
 from rag.evaluation.support import ClaimScore, supports
 from rag.kb import KnowledgeBase
 from rag.llm.base import Message

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.bm25 import BM25, terms
 from rag.errors import InputError
-from rag.retrieval import SearchOptions, rrf
+from rag.index.bm25 import BM25, terms
+from rag.index.retrieval import SearchOptions, rrf
 
 from conftest import ROOT
 

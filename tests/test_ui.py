@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import rag
-from rag.answerer import LLMAnswerer
+from rag.answer.answerers import LLMAnswerer
 from rag.cli import answer_json
 from rag.errors import BackendError
 from rag.llm.base import Message

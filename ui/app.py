@@ -26,7 +26,7 @@ from typing import Any
 import gradio as gr
 
 import rag
-from rag.backends import BACKENDS, backend_name
+from rag.answer.backends import BACKENDS, backend_name
 from rag.cli import answer_json
 from rag.errors import ConfigError, IndexNotFound, RagError
 from rag.kb import KnowledgeBase

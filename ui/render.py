@@ -18,8 +18,8 @@ from __future__ import annotations
 import html
 import re
 
-from rag.citations import split_sentences
-from rag.prompting import strip_markers
+from rag.answer.citations import split_sentences
+from rag.answer.prompt import strip_markers
 from rag.types import Answer, Citation
 
 # ASCII punctuation Markdown (and Gradio's LaTeX/templating) may act on; CommonMark

@@ -8,7 +8,7 @@ Modules, in the order one question flows through them:
 - :mod:`~rag.evaluation.quotes`: the same claims by exact quotation (a rule apart);
 - :mod:`~rag.evaluation.points`: key points of list, summary and why/how answers;
 - :mod:`~rag.evaluation.judge`: the optional LLM judge of the same question;
-- :mod:`~rag.evaluation.scoring`: one :class:`~rag.types.Answer` -> one scored record;
+- :mod:`~rag.evaluation.grade`: one :class:`~rag.types.Answer` -> one scored record;
 - :mod:`~rag.evaluation.metrics`: the metric functions and the overall scores;
 - :mod:`~rag.evaluation.report`, :mod:`~rag.evaluation.chart`: JSON, Markdown and PNG;
 - :mod:`~rag.evaluation.compare`, :mod:`~rag.evaluation.gate`: against a report, thresholds;

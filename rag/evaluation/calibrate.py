@@ -24,7 +24,7 @@ from typing import Any
 
 from rag.errors import ConfigError, RagError
 from rag.evaluation.compare import load_report
-from rag.evaluation.scores import LOWER_IS_BETTER, RATES
+from rag.evaluation.overall import LOWER_IS_BETTER, RATES
 
 GATED = tuple(name for name in RATES if not name.startswith("judge"))  # the judge is optional
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from rag.evaluation.scores import LOWER_IS_BETTER, SHARES
+from rag.evaluation.overall import LOWER_IS_BETTER, SHARES
 
 WIDTH, ROW, TOP, LEFT, RIGHT = 760, 30, 48, 190, 70
 GOOD, BAD, TICK, TEXT = (76, 132, 196), (214, 118, 80), (30, 30, 30), (20, 20, 20)

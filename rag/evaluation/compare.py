@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import InputError
-from rag.evaluation.scores import LOWER_IS_BETTER, NEUTRAL, SCORE_NAMES
+from rag.evaluation.overall import LOWER_IS_BETTER, NEUTRAL, SCORE_NAMES
 
 # status -> (label, text when False, text when True); True is the good state.
 STATUSES = {

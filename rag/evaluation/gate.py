@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
-from rag.evaluation.scores import SCORE_NAMES
+from rag.evaluation.overall import SCORE_NAMES
 
 
 @dataclass(frozen=True)

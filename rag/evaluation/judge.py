@@ -17,11 +17,11 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from rag.answerer import LLMAnswerer
-from rag.backends import BACKENDS
+from rag.answer.answerers import LLMAnswerer
+from rag.answer.backends import BACKENDS
+from rag.answer.prompt import strip_markers
 from rag.errors import ConfigError
 from rag.llm.base import LLM, Message
-from rag.prompting import strip_markers
 
 if TYPE_CHECKING:
     from rag.kb import KnowledgeBase

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rag.answer.prompt import strip_markers
 from rag.evaluation.text import norm
-from rag.prompting import strip_markers
 
 # An answer with at least half of the key points counts as correct (see eval/README.md).
 PASS_SHARE = 0.5

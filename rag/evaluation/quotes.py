@@ -1,7 +1,7 @@
 """Exact-quote support: do the passages hold the claim's words in the claim's order?
 
 A second citation-support rule, independent of the word-overlap rule of
-:mod:`rag.evaluation.support` and of the re-pointing in :mod:`rag.attribution`: both
+:mod:`rag.evaluation.support` and of the re-pointing in :mod:`rag.answer.repoint`: both
 of those count which of the claim's words occur anywhere in the passage, as a set.
 This rule looks for quotations instead. A claim (markers stripped) is
 *quote-supported* by passages when
@@ -49,8 +49,8 @@ import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
+from rag.answer.prompt import strip_markers
 from rag.evaluation.text import content_words, norm
-from rag.prompting import strip_markers
 
 MIN_QUOTED = 0.5  # share of the claim's content words inside quoted runs
 MIN_RUN = 2  # a shorter run is a shared word, not a quotation

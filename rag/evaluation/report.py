@@ -17,8 +17,8 @@ from typing import Any
 
 from rag.evaluation import metrics
 from rag.evaluation.gate import Check
-from rag.evaluation.scores import Scores
-from rag.evaluation.scoring import QuestionResult
+from rag.evaluation.grade import QuestionResult
+from rag.evaluation.overall import Scores
 
 Row = tuple[str, ...]
 

@@ -26,10 +26,10 @@ from rag.errors import InputError, RagError
 from rag.evaluation import metrics
 from rag.evaluation import report as rep
 from rag.evaluation.compare import load_report
-from rag.evaluation.scores import by_kind, overall
-from rag.evaluation.scoring import QuestionResult
+from rag.evaluation.grade import QuestionResult
+from rag.evaluation.overall import by_kind, overall
 from rag.evaluation.support import ClaimScore, quote_claim
-from rag.store import Store
+from rag.index.store import Store
 
 SHOWN = (
     "citation_recall",

@@ -17,16 +17,16 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rag.backends import backend_name
+from rag.answer.backends import backend_name
 from rag.errors import ConfigError, InputError
 from rag.evaluation import report as rep
 from rag.evaluation.chart import draw_chart
 from rag.evaluation.compare import compare, format_comparison, load_report
 from rag.evaluation.gate import Check, check_gate, gate_passed, gate_summary, load_thresholds
+from rag.evaluation.grade import QuestionResult, score_answer
 from rag.evaluation.judge import Judge, make_judge
+from rag.evaluation.overall import Scores, by_kind, overall
 from rag.evaluation.records import Question, load_questions, select_ids
-from rag.evaluation.scores import Scores, by_kind, overall
-from rag.evaluation.scoring import QuestionResult, score_answer
 from rag.kb import KnowledgeBase
 
 

@@ -24,11 +24,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from rag.citations import is_claim, split_sentences
+from rag.answer.citations import is_claim, split_sentences
+from rag.answer.prompt import strip_markers
 from rag.evaluation.quotes import quote_supports
 from rag.evaluation.records import Question
 from rag.evaluation.text import contains_answer, contains_span, content_words
-from rag.prompting import strip_markers
 from rag.types import Answer
 
 MIN_TOKEN_RECALL = 0.6

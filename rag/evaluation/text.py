@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.prompting import strip_markers
+from rag.answer.prompt import strip_markers
 
 
 def squash(text: str) -> str:

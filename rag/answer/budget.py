@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rag.bm25 import terms
+from rag.answer.prompt import build_messages
+from rag.index.bm25 import terms
 from rag.llm.base import Message
-from rag.prompting import build_messages
-from rag.sentences import sentence_spans
-from rag.tokens import count_tokens
+from rag.text.sentences import sentence_spans
+from rag.text.tokens import count_tokens
 from rag.types import Hit
 
 SAFETY = 0.9  # leave 10% for the difference between cl100k and the model's tokenizer

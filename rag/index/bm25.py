@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.textnorm import terms
+from rag.text.words import terms
 
 
 class BM25:

@@ -16,9 +16,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.articles import split_articles
 from rag.errors import InputError
-from rag.htmltext import html_to_text
+from rag.ingest.articles import split_articles
+from rag.ingest.html import html_to_text
 from rag.types import Article
 
 log = logging.getLogger("rag")

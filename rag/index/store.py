@@ -4,7 +4,7 @@ Layout of an index directory (one *generation* is live at a time)::
 
     manifest.json            the commit point: names the live files and their sha256
     vectors-000003.faiss     IndexIDMap2(IndexFlatIP): cosine on normalised vectors
-    windows-000003.faiss     the same over sentence windows (rag/windows.py)
+    windows-000003.faiss     the same over sentence windows (rag/index/windows.py)
     chunks-000003.sqlite     articles, chunks (chunks.faiss_id is the FAISS id) and
                              windows (window_id -> the faiss_id of its chunk)
     bm25-000003.npz          the BM25 postings (NumPy arrays, loaded without pickle)
@@ -24,8 +24,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from rag.atomic import sha256_file
-from rag.bm25 import BM25
+from rag.index.atomic import sha256_file
+from rag.index.bm25 import BM25
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 
 FORMAT = 2  # 2: sentence windows

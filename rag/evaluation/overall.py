@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 
 from rag.evaluation import metrics
-from rag.evaluation.scoring import QuestionResult
+from rag.evaluation.grade import QuestionResult
 
 
 @dataclass(frozen=True)

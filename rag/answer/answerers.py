@@ -1,8 +1,8 @@
 """The Answerer role: turn a question and its hits into answer text with ``[n]`` markers.
 
-The markers refer to ``hits`` 1-based; :func:`rag.citations.resolve` checks and
+The markers refer to ``hits`` 1-based; :func:`rag.answer.citations.resolve` checks and
 renumbers them afterwards. An answerer that finds no answer yields
-:data:`rag.prompting.REFUSAL` alone.
+:data:`rag.answer.prompt.REFUSAL` alone.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from rag.context import fit_hits
+from rag.answer.budget import fit_hits
+from rag.answer.prompt import build_messages
 from rag.errors import InputError
 from rag.llm.base import LLM, Message
-from rag.prompting import build_messages
 from rag.types import Hit
 
 
@@ -52,7 +52,7 @@ class LLMAnswerer:
         self.max_tokens = max_tokens
         self.context_tokens = context_tokens
         self.trim_tokens = trim_tokens  # None: passages go to the model whole
-        # True: the pipeline hands over the evidence sentences (rag.evidence) and has already
+        # True: the pipeline hands over the evidence sentences (rag.answer.evidence) and has already
         # decided the question is answerable, so the prompt has no refusal exit.
         self.evidence_first = evidence_first
         # Below this P("Yes") to "do the sources state the answer?" the answer is a refusal;

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from rag.furniture import (
+from rag.ingest.furniture import (
     drop_block_furniture,
     drop_bylines,
     drop_furniture,

@@ -15,7 +15,7 @@ paraphrases from 35 to 38 of 45 (``bench/chunking.py``).
 
 from __future__ import annotations
 
-from rag.sentences import sentence_spans
+from rag.text.sentences import sentence_spans
 
 WINDOW_SENTENCES = 2
 

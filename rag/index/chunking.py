@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from rag.errors import ConfigError
-from rag.sentences import paragraph_spans, sentence_spans
-from rag.tokens import count_tokens, encoding
+from rag.text.sentences import paragraph_spans, sentence_spans
+from rag.text.tokens import count_tokens, encoding
 from rag.types import Article, Chunk
 
 Fits = Callable[[str], bool]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.prompting import MARKER_RE, is_refusal, strip_markers
+from rag.answer.prompt import MARKER_RE, is_refusal, strip_markers
 from rag.types import Citation, Hit
 
 # A run of markers, with the blanks around it: "war [1] [3]." is one group.

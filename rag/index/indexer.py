@@ -23,15 +23,15 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from rag.atomic import fsync_dir, sha256_file, write_atomic, write_text_atomic
-from rag.bm25 import BM25
-from rag.chunking import ChunkSettings, Fits, chunk_article
-from rag.embedders import Embedder
+from rag.index.atomic import fsync_dir, sha256_file, write_atomic, write_text_atomic
+from rag.index.bm25 import BM25
+from rag.index.chunking import ChunkSettings, Fits, chunk_article
+from rag.index.embedders import Embedder
 from rag.errors import IndexMismatch, InputError
-from rag.ingest import Corpus, Skipped, load_corpus
-from rag.store import MANIFEST, SCHEMA, Manifest, check_embedder, generation_files
+from rag.ingest.files import Corpus, Skipped, load_corpus
+from rag.index.store import MANIFEST, SCHEMA, Manifest, check_embedder, generation_files
 from rag.types import Article, Chunk
-from rag.windows import windows
+from rag.index.windows import windows
 
 log = logging.getLogger("rag")
 

@@ -4,7 +4,7 @@ Sentences are scored lexically (BM25 with IDF over the hit sentences), so an
 answer takes milliseconds and the same question over the same hits always gives
 the same answer.
 
->>> from rag.textnorm import terms
+>>> from rag.text.words import terms
 from rag.types import Hit
 >>> hits = [Hit("a:0", "a", "Drones", "x.txt",
 ...             "Drones flew at night. Ukraine makes 500 long-range drones a month.", 0, 65, 0.9)]
@@ -20,11 +20,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.citations import split_sentences
+from rag.answer.citations import split_sentences
+from rag.answer.prompt import MARKER_RE, REFUSAL
 from rag.errors import InputError
 from rag.llm.base import Message
-from rag.prompting import MARKER_RE, REFUSAL
-from rag.textnorm import terms
+from rag.text.words import terms
 from rag.types import Hit
 
 HISTORY_WEIGHT = 0.5  # a follow-up's previous question helps ranking, less than the question

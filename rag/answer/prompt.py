@@ -44,7 +44,7 @@ INSTRUCTIONS = (
     f"If none of the sources answers the question, write only: {REFUSAL}"
 )
 
-# Evidence-first prompts (rag.evidence) have no refusal exit: whether to answer is decided
+# Evidence-first prompts (rag.answer.evidence) have no refusal exit: whether to answer is decided
 # before the model runs, and a small model takes such an exit whenever it is unsure. The
 # shape of the answer follows the question: a list names every item, a "why"/"how" or a
 # summary gets a few sentences, a look-up stays short. The marker goes after the claim.

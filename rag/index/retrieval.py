@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.embedders import Embedder
+from rag.index.embedders import Embedder
 from rag.errors import InputError
-from rag.store import Store
+from rag.index.store import Store
 from rag.types import Hit
 
 MODES = ("hybrid", "dense", "bm25")
@@ -69,7 +69,7 @@ class Retriever:
         return self._hits(ranked[: options.k], qvec, dict(lexical))
 
     def knows(self, term: str) -> bool:
-        """Does any indexed passage hold this stemmed term (``rag.textnorm.terms``)?"""
+        """Does any indexed passage hold this stemmed term (``rag.text.words.terms``)?"""
         return term in self.store.bm25
 
     def lead(self, query: str, article_id: str, n: int = 1) -> list[Hit]:

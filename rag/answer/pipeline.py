@@ -13,22 +13,22 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answerability import (
+from rag.answer.answerability import (
     SET_ASIDE_NOTE,
     UNKNOWN_NAME_MIN_P_YES,
     sets_articles_aside,
     unknown_names,
     unknown_note,
 )
-from rag.answerer import Answerer
-from rag.attribution import repoint
-from rag.citations import markers_after_claims, parse_numbers, resolve
+from rag.answer.answerers import Answerer
+from rag.answer.citations import markers_after_claims, parse_numbers, resolve
+from rag.answer.evidence import EvidenceSelector
+from rag.answer.prompt import MARKER_RE, REFUSAL, answer_shape, is_refusal, strip_markers
+from rag.answer.repoint import repoint
 from rag.errors import IncompleteResponse, InputError
-from rag.evidence import EvidenceSelector
+from rag.index.retrieval import Retriever, SearchOptions
 from rag.llm.base import Message
-from rag.prompting import MARKER_RE, REFUSAL, answer_shape, is_refusal, strip_markers
-from rag.retrieval import Retriever, SearchOptions
-from rag.textnorm import terms
+from rag.text.words import terms
 from rag.types import Answer, Hit
 
 MAX_QUESTION_CHARS = 2000
@@ -149,10 +149,10 @@ def answer_stream(
 ) -> Iterator[str | Answer]:
     """Yield the answer text in pieces, then the final :class:`Answer`.
 
-    ``repoint_citations`` (see :mod:`rag.attribution`) is off only to measure what
+    ``repoint_citations`` (see :mod:`rag.answer.repoint`) is off only to measure what
     the step is worth, or to show that the eval catches wrong citations without it.
     An answerer with ``evidence_first`` set reads the sentences ``selector`` picks
-    (:mod:`rag.evidence`) instead of whole passages; if it still refuses, the answer
+    (:mod:`rag.answer.evidence`) instead of whole passages; if it still refuses, the answer
     quotes the evidence instead (:func:`_from_evidence`).
     """
     started = time.perf_counter()
@@ -303,7 +303,7 @@ def _could_be_refusal(text: str) -> bool:
 
 def _from_evidence(question: str, shown: list[Hit], turns: list[Message]) -> str:
     """The evidence quoted with its markers: the extractive answer over the shown sentences."""
-    from rag.extractive import ExtractiveAnswerer  # the no-LLM backend, as a fallback
+    from rag.answer.extractive import ExtractiveAnswerer  # the no-LLM backend, as a fallback
 
     picked = ExtractiveAnswerer(min_support=0.0).pick(question, shown, turns)
     return " ".join(f"{s.text} [{s.hit_index + 1}]" for s in picked)

@@ -24,9 +24,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.citations import parse_numbers, split_sentences
-from rag.prompting import MARKER_RE, strip_markers
-from rag.textnorm import terms
+from rag.answer.citations import parse_numbers, split_sentences
+from rag.answer.prompt import MARKER_RE, strip_markers
+from rag.text.words import terms
 from rag.types import Hit
 
 SUPPORTED = 0.6  # share of a claim's content words that a passage must hold
@@ -45,7 +45,7 @@ def repoint(text: str, hits: Sequence[Hit], sentences: Sequence[str] | None = No
     """``text`` with each misattributed claim's markers replaced by the right source number.
 
     ``sentences`` are the sentences of ``text`` in order; by default those that
-    :func:`rag.citations.split_sentences` finds, which keep a trailing marker.
+    :func:`rag.answer.citations.split_sentences` finds, which keep a trailing marker.
     """
     out, pos = [], 0
     for sentence in split_sentences(text) if sentences is None else sentences:

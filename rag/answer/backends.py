@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from rag.answerer import Answerer, LLMAnswerer
+from rag.answer.answerers import Answerer, LLMAnswerer
 from rag.errors import ConfigError
 
 
 def _extractive() -> Answerer:
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answer.extractive import ExtractiveAnswerer
 
     return ExtractiveAnswerer()
 
@@ -28,7 +28,7 @@ def _openai() -> Answerer:
 def _local() -> Answerer:
     from rag.llm.local import LocalLLM
 
-    # Evidence first (rag.evidence): the model reads the best sentences of the passages,
+    # Evidence first (rag.answer.evidence): the model reads the best sentences of the passages,
     # not whole passages (slow on 2 cores) nor passages trimmed by shared words (which cut
     # the answering sentence), and answers without a refusal exit (README, "Answering").
     return LLMAnswerer(LocalLLM(), evidence_first=True, min_p_yes=LOCAL_MIN_P_YES)

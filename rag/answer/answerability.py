@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rag.textnorm import terms
+from rag.text.words import terms
 
 # Chosen on the tuning half of the eval questions (README, "Answering").
 UNKNOWN_NAME_MIN_P_YES = 0.9

@@ -14,7 +14,7 @@ Reported on the test half (70): trimming 61 at 360 tokens, best 8 sentences 64 a
 Since then sentences repeated by overlapping chunks count once, and the setting moved
 to 6 sentences with the lexical share (see :data:`SENTENCES`), measured through the model.
 
->>> from rag.embedders import HashEmbedder
+>>> from rag.index.embedders import HashEmbedder
 >>> from rag.types import Hit
 >>> hit = Hit("a:0", "a", "T", "s", "Cats purr. Drones fly far. Dogs bark.", 0, 37, 1.0)
 >>> shown = EvidenceSelector(HashEmbedder(64), sentences=1).shown("How far do drones fly?", [hit])
@@ -30,9 +30,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.embedders import Embedder
-from rag.sentences import sentence_spans
-from rag.textnorm import terms
+from rag.index.embedders import Embedder
+from rag.text.sentences import sentence_spans
+from rag.text.words import terms
 from rag.types import Hit
 
 SENTENCES = 8  # best sentences shown to the model, over all passages, for a look-up
@@ -43,7 +43,7 @@ LEXICAL_WEIGHT = 0.0  # x the share of the question's content words, added to th
 # source supports (citation recall 0.88, under the 0.91 bound; 8 sentences: 0.94), so
 # the default stays at 8 by cosine alone (README, "Answer variants").
 # A list names items spread over a section and a summary needs the article's lead, so
-# those shapes (rag.prompting.answer_shape) get more: chosen on the issue-10 examples
+# those shapes (rag.answer.prompt.answer_shape) get more: chosen on the issue-10 examples
 # (the coalition's "who's in / who's out", "Summarise the Afghanistan article").
 EXTRA_SENTENCES = {"list": 4, "summary": 2}
 NAME_BONUS = 0.1  # list questions: per capitalised name the question does not hold (up to 3)

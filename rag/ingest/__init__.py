@@ -1,0 +1,1 @@
+"""Files in, clean articles out: reading, HTML, page splitting, furniture."""

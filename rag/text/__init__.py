@@ -1,0 +1,1 @@
+"""Text building blocks shared by every stage: sentences, words, tokens."""
