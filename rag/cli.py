@@ -11,26 +11,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from rag.answer.backends import BACKENDS
 from rag.errors import RagError
 from rag.evaluation.records import HALVES
-from rag.types import Answer, Hit
+from rag.types import Answer
 
 DEFAULT_INDEX = os.environ.get("RAG_INDEX", "index")
-
-
-def _hit_json(rank: int, hit: Hit) -> dict[str, Any]:
-    return {
-        "rank": rank,
-        "chunk_id": hit.chunk_id,
-        "article_id": hit.article_id,
-        "title": hit.title,
-        "source": hit.source,
-        "text": hit.text,
-        "score": hit.score,
-    }
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -75,32 +62,14 @@ def cmd_search(args: argparse.Namespace) -> int:
         source=args.source,
     )
     if args.json:
-        out = {"question": args.question, "hits": [_hit_json(i, h) for i, h in enumerate(hits, 1)]}
+        ranked = [{"rank": i, **hit.to_dict()} for i, hit in enumerate(hits, 1)]
+        out = {"question": args.question, "hits": ranked}
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     for rank, hit in enumerate(hits, 1):
         print(f"{rank}. {hit.title or '(untitled)'} — {hit.source}  [score {hit.score:.4f}]")
         print("   " + hit.text.replace("\n", "\n   ") + "\n")
     return 0
-
-
-def answer_json(answer: Answer) -> dict[str, Any]:
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "citations": [
-            dict(n=c.n, **{k: v for k, v in _hit_json(0, c.hit).items() if k != "rank"})
-            for c in answer.citations
-        ],
-        "backend": answer.backend,
-        "timings": {k: round(v, 3) for k, v in answer.timings.items()},
-        "incomplete": answer.incomplete,
-        "unsupported": answer.unsupported,
-        "dropped_citations": answer.dropped_citations,
-        "note": answer.note,
-        "p_answerable": answer.p_answerable,
-    }
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -110,7 +79,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                answer_json(kb.ask(args.question, backend=args.backend, k=args.k)),
+                kb.ask(args.question, backend=args.backend, k=args.k).to_dict(),
                 ensure_ascii=False,
                 indent=2,
             )

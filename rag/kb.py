@@ -16,15 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer.answerers import Answerer
-from rag.answer.backends import backend_name, make_answerer
+from rag.answer.backends import BACKENDS, LLMS, backend_name
 from rag.answer.evidence import EvidenceSelector
 from rag.answer.pipeline import AbstainPolicy, answer_stream
+from rag.errors import ConfigError
 from rag.index.chunking import ChunkSettings
 from rag.index.embedders import Embedder, make_embedder
 from rag.index.indexer import IndexReport, index_corpus
 from rag.index.retrieval import Retriever, SearchOptions
 from rag.index.store import Manifest, Store, check_embedder
-from rag.llm.base import Message
+from rag.llm.base import LLM, Message
 from rag.types import Answer, Hit
 
 History = Sequence[Message | dict[str, str]] | None
@@ -49,7 +50,8 @@ class KnowledgeBase:
         self.policy = policy or AbstainPolicy.for_embedder(embedder.name)
         self.report: IndexReport | None = None
         self._answerers: dict[str, Answerer] = {}
-        self._lock = threading.Lock()
+        self._llms: dict[str, LLM] = {}
+        self._lock = threading.RLock()  # answerer() takes it, then llm() again
 
     @property
     def index_dir(self) -> Path:
@@ -75,8 +77,19 @@ class KnowledgeBase:
         name = backend_name(backend)
         with self._lock:  # one model load even when several chats ask at once
             if name not in self._answerers:
-                self._answerers[name] = make_answerer(name)
+                llm = self.llm(name) if name in LLMS else None
+                self._answerers[name] = BACKENDS[name](llm)
             return self._answerers[name]
+
+    def llm(self, backend: str) -> LLM:
+        """The chat model of an LLM backend, shared by its answerer and the eval's judge."""
+        if backend not in LLMS:
+            known = ", ".join(LLMS)
+            raise ConfigError(f"the {backend!r} backend has no LLM; these do: {known}")
+        with self._lock:
+            if backend not in self._llms:
+                self._llms[backend] = LLMS[backend]()
+            return self._llms[backend]
 
     def use_answerer(self, answerer: Answerer) -> None:
         """Register an answerer object under its name (tests, custom backends)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,15 @@ class Hit:
     dense_score: float = 0.0  # cosine similarity to the query
     bm25_score: float = 0.0  # BM25 score (0 when the chunk shares no term with the query)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``rag search --json``, the chat API and ``rag ask --json``.
+
+        >>> Hit("a:0", "a", "T", "x.txt", "Text.", 0, 5, 0.5).to_dict()["chunk_id"]
+        'a:0'
+        """
+        keys = ("chunk_id", "article_id", "title", "source", "text", "score")
+        return {key: getattr(self, key) for key in keys}
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -80,3 +90,24 @@ class Answer:
     tokens: int = 0  # tokens the backend generated (0 when it does not say)
     note: str = ""  # shown beside the answer, e.g. why it quotes the articles instead
     p_answerable: float | None = None  # the model's P("the sources answer"), when asked
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``rag ask --json`` and the chat's ``/ask`` endpoint.
+
+        >>> refusal = Answer("Why?", "The articles do not say.", [], True, [], "extractive")
+        >>> refusal.to_dict()["abstained"]
+        True
+        """
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [{"n": c.n, **c.hit.to_dict()} for c in self.citations],
+            "backend": self.backend,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "incomplete": self.incomplete,
+            "unsupported": self.unsupported,
+            "dropped_citations": self.dropped_citations,
+            "note": self.note,
+            "p_answerable": self.p_answerable,
+        }

@@ -21,7 +21,6 @@ import pytest
 
 import rag
 from rag.answer.answerers import LLMAnswerer
-from rag.cli import answer_json
 from rag.errors import BackendError
 from rag.llm.base import Message
 from rag.llm.scripted import JudgedLLM, ScriptedLLM
@@ -405,7 +404,7 @@ def test_gradio_client_ask_returns_the_answer_json(live: str, kb: rag.KnowledgeB
     from gradio_client import Client
 
     result = Client(live, verbose=False).predict(ENVOY, "extractive", K, api_name="/ask")
-    expected = answer_json(kb.ask(ENVOY, backend="extractive", k=K))
+    expected = kb.ask(ENVOY, backend="extractive", k=K).to_dict()
     result.pop("timings"), expected.pop("timings")
     assert result == expected
     assert "a posture and a pose" in result["answer"] and result["citations"][0]["n"] == 1

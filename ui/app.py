@@ -27,7 +27,6 @@ import gradio as gr
 
 import rag
 from rag.answer.backends import BACKENDS, backend_name
-from rag.cli import answer_json
 from rag.errors import ConfigError, IndexNotFound, RagError
 from rag.kb import KnowledgeBase
 from ui.chat import Turn, messages, respond
@@ -125,7 +124,7 @@ def _ask_endpoint(kb: KnowledgeBase, default: str) -> Any:
     def ask(question: str, backend: str = "", k: int = 5) -> dict[str, Any]:
         """Answer one question (no history); returns the answer, citations and timings as JSON."""
         try:
-            return answer_json(kb.ask(question, backend=backend or default, k=int(k)))
+            return kb.ask(question, backend=backend or default, k=int(k)).to_dict()
         except RagError as error:
             raise gr.Error(str(error)) from error
 

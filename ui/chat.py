@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rag.answer.answerers import prepare, prepare_needed
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
 from rag.types import Answer
@@ -113,10 +114,10 @@ def _answer(
     kb: KnowledgeBase, question: str, past: list[dict[str, str]], backend: str, k: int
 ) -> Iterator[Turn]:
     """The turn as it grows: a loading note if needed, the streamed text, the final answer."""
-    llm = getattr(kb.answerer(backend), "llm", None)
-    if llm is not None and not getattr(llm, "loaded", True):
+    answerer = kb.answerer(backend)
+    if prepare_needed(answerer):
         yield Turn(question, LOADING)  # the local model: seconds, the first time only
-        llm.load()
+        prepare(answerer)
     text = ""
     for item in kb.stream(question, history=past, backend=backend, k=k):
         if isinstance(item, Answer):

@@ -18,11 +18,33 @@ from rag.types import Hit
 
 
 class Answerer(Protocol):
+    """Streams answer text with ``[n]`` markers for a question and its hits.
+
+    An answerer with something slow to load first (a model) may also offer ``ready``
+    (False until loaded) and ``prepare()`` (load it now), so a chat can say "loading"
+    instead of looking stuck; :func:`prepare_needed` and :func:`prepare` use them.
+    """
+
     name: str
 
     def stream(
         self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
     ) -> Iterator[str]: ...
+
+
+def prepare_needed(answerer: Answerer) -> bool:
+    """True when ``answerer`` has something to load before its first answer.
+
+    >>> from rag.llm.scripted import ScriptedLLM
+    >>> prepare_needed(LLMAnswerer(ScriptedLLM("Yes [1].")))
+    False
+    """
+    return not getattr(answerer, "ready", True)
+
+
+def prepare(answerer: Answerer) -> None:
+    """Load what ``answerer``'s first answer would wait for (see :class:`Answerer`)."""
+    getattr(answerer, "prepare", lambda: None)()
 
 
 class LLMAnswerer:
@@ -59,6 +81,17 @@ class LLMAnswerer:
         # 0 asks nothing. Only for LLMs with a ``p_yes`` method (the local one).
         self.min_p_yes = min_p_yes
         self.name = llm.name
+
+    @property
+    def ready(self) -> bool:
+        """False while the model still has to be loaded (the local one loads lazily)."""
+        return bool(getattr(self.llm, "loaded", True))
+
+    def prepare(self) -> None:
+        """Load the model now; a no-op for models that need no loading."""
+        load = getattr(self.llm, "load", None)
+        if load is not None:
+            load()
 
     def answerability(
         self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()

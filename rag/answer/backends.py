@@ -11,35 +11,48 @@ from collections.abc import Callable
 
 from rag.answer.answerers import Answerer, LLMAnswerer
 from rag.errors import ConfigError
+from rag.llm.base import LLM
 
 
-def _extractive() -> Answerer:
+def _local_llm() -> LLM:
+    from rag.llm.local import LocalLLM
+
+    return LocalLLM()
+
+
+def _openai_llm() -> LLM:
+    from rag.llm.openai_backend import OpenAIConfig, OpenAILLM
+
+    return OpenAILLM(OpenAIConfig.from_env())
+
+
+def _extractive(llm: LLM | None) -> Answerer:
     from rag.answer.extractive import ExtractiveAnswerer
 
     return ExtractiveAnswerer()
 
 
-def _openai() -> Answerer:
-    from rag.llm.openai_backend import OpenAIConfig, OpenAILLM
-
-    return LLMAnswerer(OpenAILLM(OpenAIConfig.from_env()))
+def _openai(llm: LLM | None) -> Answerer:
+    return LLMAnswerer(llm or _openai_llm())
 
 
-def _local() -> Answerer:
-    from rag.llm.local import LocalLLM
-
+def _local(llm: LLM | None) -> Answerer:
     # Evidence first (rag.answer.evidence): the model reads the best sentences of the passages,
     # not whole passages (slow on 2 cores) nor passages trimmed by shared words (which cut
     # the answering sentence), and answers without a refusal exit (README, "Answering").
-    return LLMAnswerer(LocalLLM(), evidence_first=True, min_p_yes=LOCAL_MIN_P_YES)
+    return LLMAnswerer(llm or _local_llm(), evidence_first=True, min_p_yes=LOCAL_MIN_P_YES)
 
 
 # Calibrated on the tuning half of eval/questions.jsonl (even ids; README, "Answering"):
 # the lowest threshold that kept false refusals of answerable questions at or under 5%.
 LOCAL_MIN_P_YES = 0.45
 
+# The chat models behind the LLM backends, by backend name; the evaluation's judge asks
+# the same model object the answerer uses (one load), through KnowledgeBase.llm.
+LLMS: dict[str, Callable[[], LLM]] = {"local": _local_llm, "openai": _openai_llm}
 
-BACKENDS: dict[str, Callable[[], Answerer]] = {
+# name -> factory taking that backend's LLM (None: make one; ignored by extractive).
+BACKENDS: dict[str, Callable[[LLM | None], Answerer]] = {
     "local": _local,
     "openai": _openai,
     "extractive": _extractive,
@@ -55,4 +68,4 @@ def backend_name(name: str | None = None) -> str:
 
 
 def make_answerer(name: str | None = None) -> Answerer:
-    return BACKENDS[backend_name(name)]()
+    return BACKENDS[backend_name(name)](None)

@@ -17,8 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from rag.answer.answerers import LLMAnswerer
-from rag.answer.backends import BACKENDS
+from rag.answer.backends import LLMS
 from rag.answer.prompt import strip_markers
 from rag.errors import ConfigError
 from rag.llm.base import LLM, Message
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 QUESTION = "Does the passage support the claim? Answer yes or no."
 SYSTEM = "You check whether a news passage supports a claim. Reply with one word: yes or no."
 OFF = ("", "none", "off")
-LLM_BACKENDS = tuple(name for name in BACKENDS if name != "extractive")
+LLM_BACKENDS = tuple(LLMS)
 _VERDICT = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 
 
@@ -75,7 +74,4 @@ def make_judge(kb: KnowledgeBase, name: str | None) -> LLMJudge | None:
     if name not in LLM_BACKENDS:
         known = ", ".join(["none", *LLM_BACKENDS])
         raise ConfigError(f"the judge must be an LLM backend, one of {known}; got {name!r}")
-    answerer = kb.answerer(name)  # shared with the answering backend: one model load
-    if not isinstance(answerer, LLMAnswerer):
-        raise ConfigError(f"the {name!r} backend has no LLM to judge with")
-    return LLMJudge(answerer.llm)
+    return LLMJudge(kb.llm(name))  # shared with the answering backend: one model load
