@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import rag
-from rag.answer.pipeline import as_messages, standalone_query
+from rag.answer.question import as_messages, standalone_query
 
 
 def main() -> None:

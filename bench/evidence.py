@@ -19,7 +19,7 @@ from collections.abc import Callable
 import rag
 from rag.answer.budget import trim_hit
 from rag.answer.evidence import EvidenceSelector
-from rag.answer.pipeline import as_messages, standalone_query
+from rag.answer.question import as_messages, standalone_query
 from rag.evaluation.records import HALVES, load_questions
 from rag.evaluation.text import contains_answer
 from rag.text.tokens import count_tokens

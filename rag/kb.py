@@ -15,10 +15,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rag.answer.answerability import AbstainPolicy
 from rag.answer.answerers import Answerer
 from rag.answer.backends import BACKENDS, LLMS, backend_name
 from rag.answer.evidence import EvidenceSelector
-from rag.answer.pipeline import AbstainPolicy, answer_stream
+from rag.answer.pipeline import answer_stream
 from rag.errors import ConfigError
 from rag.index.chunking import ChunkSettings
 from rag.index.embedders import Embedder, make_embedder

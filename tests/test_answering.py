@@ -9,8 +9,9 @@ import pytest
 
 import rag
 from rag.answer.answerers import LLMAnswerer
-from rag.answer.pipeline import Renumberer, clean_question, standalone_query
+from rag.answer.pipeline import Renumberer
 from rag.answer.prompt import REFUSAL
+from rag.answer.question import clean_question, standalone_query
 from rag.errors import InputError
 from rag.llm.base import Message
 from rag.llm.scripted import JudgedLLM, ScriptedLLM
@@ -136,7 +137,7 @@ def test_control_characters_and_other_languages(hash_kb: rag.KnowledgeBase) -> N
 
 
 def test_history_must_have_roles() -> None:
-    from rag.answer.pipeline import as_messages
+    from rag.answer.question import as_messages
 
     with pytest.raises(InputError, match="role"):
         as_messages([{"role": "robot", "content": "x"}])

@@ -1,4 +1,7 @@
-"""A second answerability signal beside the model's P("Yes"): names no article mentions.
+"""When not to answer, beside the model's P("Yes"): retrieval too weak, names no article mentions.
+
+:class:`AbstainPolicy` refuses before any backend runs when the best passage is far
+from the question (its cosine similarity, calibrated per embedder).
 
 A near-miss question is on the articles' topic but names a person, place, thing or
 year they never mention ("What did Sweden's prime minister say about sending
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rag.text.words import terms
 
@@ -75,3 +79,23 @@ def unknown_note(names: list[str]) -> str:
     """What a refusal says when the question names something no article mentions."""
     quoted = ", ".join(f"“{n}”" for n in names)
     return f"No article mentions {quoted}, so the articles cannot answer this question."
+
+
+@dataclass(frozen=True)
+class AbstainPolicy:
+    """Refuse without calling the backend when the best hit is this far from the question.
+
+    ``min_dense`` is the cosine similarity (all-MiniLM-L6-v2) of the best retrieved
+    chunk; calibrated on eval/questions.jsonl (see README, "Abstention").
+    """
+
+    min_dense: float = 0.0
+
+    @classmethod
+    def for_embedder(cls, name: str) -> AbstainPolicy:
+        """The calibrated threshold for a known embedder; no evidence gate otherwise."""
+        return cls(min_dense=CALIBRATED_MIN_DENSE.get(name, 0.0))
+
+
+# Best-chunk cosine below which no answer is attempted, per embedder (README, "Abstention").
+CALIBRATED_MIN_DENSE = {"all-MiniLM-L6-v2": 0.25}

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rag.answer.answerability import (
     SET_ASIDE_NOTE,
     UNKNOWN_NAME_MIN_P_YES,
+    AbstainPolicy,
     sets_articles_aside,
     unknown_names,
     unknown_note,
@@ -24,83 +24,12 @@ from rag.answer.answerers import Answerer
 from rag.answer.citations import markers_after_claims, parse_numbers, resolve
 from rag.answer.evidence import EvidenceSelector
 from rag.answer.prompt import MARKER_RE, REFUSAL, answer_shape, is_refusal, strip_markers
+from rag.answer.question import as_messages, clean_question, standalone_query
 from rag.answer.repoint import repoint
-from rag.errors import IncompleteResponse, InputError
+from rag.errors import IncompleteResponse
 from rag.index.retrieval import Retriever, SearchOptions
 from rag.llm.base import Message
-from rag.text.words import terms
 from rag.types import Answer, Hit
-
-MAX_QUESTION_CHARS = 2000
-_FOLLOW_UP = re.compile(
-    r"^(and|but|so|also|what about|how about|then)\b|\b(it|its|they|them|their|he|him|his|she|"
-    r"her|that|this|those|these|there|the same)\b",
-    re.I,
-)
-
-
-@dataclass(frozen=True)
-class AbstainPolicy:
-    """Refuse without calling the backend when the best hit is this far from the question.
-
-    ``min_dense`` is the cosine similarity (all-MiniLM-L6-v2) of the best retrieved
-    chunk; calibrated on eval/questions.jsonl (see README, "Abstention").
-    """
-
-    min_dense: float = 0.0
-
-    @classmethod
-    def for_embedder(cls, name: str) -> AbstainPolicy:
-        """The calibrated threshold for a known embedder; no evidence gate otherwise."""
-        return cls(min_dense=CALIBRATED_MIN_DENSE.get(name, 0.0))
-
-
-# Best-chunk cosine below which no answer is attempted, per embedder (README, "Abstention").
-CALIBRATED_MIN_DENSE = {"all-MiniLM-L6-v2": 0.25}
-
-
-def clean_question(question: str) -> str:
-    """Strip control characters and surrounding space; refuse empty or huge questions."""
-    if not isinstance(question, str):
-        raise InputError(f"the question must be text, got {type(question).__name__}")
-    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question)
-    text = re.sub(r"\s+", " ", text).strip()
-    if not text:
-        raise InputError("the question is empty: type a question about the articles")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise InputError(
-            f"the question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}"
-        )
-    return text
-
-
-def as_messages(history: Sequence[Message | dict[str, str]] | None) -> list[Message]:
-    """Accept Message objects or {"role", "content"} dicts (Gradio's messages format)."""
-    out = []
-    for turn in history or ():
-        if isinstance(turn, Message):
-            out.append(turn)
-        elif isinstance(turn, dict) and turn.get("role") in ("user", "assistant"):
-            out.append(Message(str(turn["role"]), str(turn.get("content") or "")))
-        else:
-            raise InputError(f"a history turn must have role user/assistant, got {turn!r:.80}")
-    return out
-
-
-def standalone_query(question: str, history: Sequence[Message]) -> str:
-    """Make a follow-up ("And what did Meloni say about it?") stand alone for retrieval.
-
-    A question that leans on the conversation (pronouns, "and ...", under two content
-    words) is joined with the previous user question, so the retriever sees the topic.
-    """
-    previous = [m.content for m in history if m.role == "user"]
-    if not previous:
-        return question
-    # Few content words of its own ("Who?", "Why so?") leans on the topic before;
-    # "Summarise the Afghanistan article" names its own and stands alone.
-    if _FOLLOW_UP.search(question) or len(terms(question)) < 2:
-        return f"{question} ({previous[-1]})"
-    return question
 
 
 class Renumberer:

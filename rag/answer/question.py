@@ -1,0 +1,68 @@
+r"""The question before retrieval: cleaned, checked, and made to stand alone in a chat.
+
+>>> clean_question("Who\x00 is  Witkoff?")
+'Who is Witkoff?'
+>>> standalone_query("And what did Meloni say?", [Message("user", "Who joins the coalition?")])
+'And what did Meloni say? (Who joins the coalition?)'
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from rag.errors import InputError
+from rag.llm.base import Message
+from rag.text.words import terms
+
+MAX_QUESTION_CHARS = 2000
+_FOLLOW_UP = re.compile(
+    r"^(and|but|so|also|what about|how about|then)\b|\b(it|its|they|them|their|he|him|his|she|"
+    r"her|that|this|those|these|there|the same)\b",
+    re.I,
+)
+
+
+def clean_question(question: str) -> str:
+    """Strip control characters and surrounding space; refuse empty or huge questions."""
+    if not isinstance(question, str):
+        raise InputError(f"the question must be text, got {type(question).__name__}")
+    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise InputError("the question is empty: type a question about the articles")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InputError(
+            f"the question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}"
+        )
+    return text
+
+
+def as_messages(history: Sequence[Message | dict[str, str]] | None) -> list[Message]:
+    """Accept Message objects or {"role", "content"} dicts (Gradio's messages format)."""
+    out = []
+    for turn in history or ():
+        if isinstance(turn, Message):
+            out.append(turn)
+        elif isinstance(turn, dict) and turn.get("role") in ("user", "assistant"):
+            out.append(Message(str(turn["role"]), str(turn.get("content") or "")))
+        else:
+            raise InputError(f"a history turn must have role user/assistant, got {turn!r:.80}")
+    return out
+
+
+def standalone_query(question: str, history: Sequence[Message]) -> str:
+    """Make a follow-up ("And what did Meloni say about it?") stand alone for retrieval.
+
+    A question that leans on the conversation (pronouns, "and ...", under two content
+    words) is joined with the previous user question, so the retriever sees the topic.
+    """
+    previous = [m.content for m in history if m.role == "user"]
+    if not previous:
+        return question
+    # Few content words of its own ("Who?", "Why so?") leans on the topic before;
+    # "Summarise the Afghanistan article" names its own and stands alone.
+    if _FOLLOW_UP.search(question) or len(terms(question)) < 2:
+        return f"{question} ({previous[-1]})"
+    return question
