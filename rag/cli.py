@@ -1,4 +1,4 @@
-"""The ``rag`` command: a thin layer over the Python API in :mod:`rag.kb`.
+"""rag: index news articles, search them, and answer questions with cited sources.
 
 Errors the user can cause are one line on stderr and exit code 2, never a traceback.
 """
@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from rag.answer.backends import BACKENDS
 from rag.errors import RagError
@@ -142,17 +143,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return eval_main(args)
 
 
+# argparse has no public name for the object add_subparsers returns.
+_Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+_INDEX_HELP = "index directory (default: $RAG_INDEX or index)"
+_BACKEND_HELP = "answer backend (default: $RAG_BACKEND or local)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag", description=__doc__.splitlines()[0] if __doc__ else ""
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
-    backends = sorted(BACKENDS)
+    for add in (_index_parser, _search_parser, _ask_parser, _chat_parser, _eval_parser):
+        add(sub)
+    return parser
 
+
+def _index_parser(sub: _Sub) -> None:
     p = sub.add_parser("index", help="index files or folders of .txt/.md/.html articles")
     p.add_argument("paths", nargs="*", help="files or folders (default: seeds)")
-    p.add_argument("--index", default=DEFAULT_INDEX, help="index directory (default: %(default)s)")
+    p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--rebuild", action="store_true", help="start a fresh index")
     p.add_argument("--embedder", default=None, help="minilm (default), hash:DIM, or a model dir")
@@ -160,45 +171,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=int, default=40, help="chunk overlap in tokens (default 40)")
     p.set_defaults(func=cmd_index)
 
+
+def _search_parser(sub: _Sub) -> None:
     p = sub.add_parser("search", help="show the passages that best match a question")
     p.add_argument("question")
-    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
     p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "bm25"])
     p.add_argument("--mmr", type=float, default=None, help="diversity: MMR lambda in (0, 1]")
     p.add_argument("--article", default=None, help="only this article (id or part of title)")
     p.add_argument("--source", default=None, help="only this source file")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the hits as JSON")
     p.set_defaults(func=cmd_search)
 
+
+def _ask_parser(sub: _Sub) -> None:
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question")
-    p.add_argument("--index", default=DEFAULT_INDEX)
-    p.add_argument(
-        "--backend", choices=backends, default=None, help="default: $RAG_BACKEND or local"
-    )
+    p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
+    p.add_argument("--backend", choices=sorted(BACKENDS), default=None, help=_BACKEND_HELP)
     p.add_argument("-k", type=int, default=5, help="passages given to the backend (default 5)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.set_defaults(func=cmd_ask)
 
+
+def _chat_parser(sub: _Sub) -> None:
     p = sub.add_parser("chat", help="serve the chat in the browser")
-    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
     p.add_argument("--seeds", default="seeds", help="indexed first if there is no index")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--backend", choices=backends, default=None)
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default: loopback)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--backend", choices=sorted(BACKENDS), default=None, help=_BACKEND_HELP)
     p.set_defaults(func=cmd_chat)
 
+
+def _eval_parser(sub: _Sub) -> None:
     p = sub.add_parser("eval", help="run the grounding evaluation suite")
-    p.add_argument("--questions", default="eval/questions.jsonl")
-    p.add_argument("--index", default=DEFAULT_INDEX)
-    p.add_argument("--backend", choices=backends, default=None)
-    p.add_argument("-k", type=int, default=5)
-    p.add_argument("--out", default="eval/reports")
+    p.add_argument("--questions", default="eval/questions.jsonl", help="questions (JSON lines)")
+    p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
+    p.add_argument("--backend", choices=sorted(BACKENDS), default=None, help=_BACKEND_HELP)
+    p.add_argument("-k", type=int, default=5, help="passages per question (default 5)")
+    p.add_argument("--out", default="eval/reports", help="report folder (default: eval/reports)")
     p.add_argument("--compare", default=None, help="an earlier report.json to compare with")
-    p.add_argument(
-        "--limit", type=int, default=None, help="N questions spread evenly over the file"
-    )
+    p.add_argument("--limit", type=int, default=None, help="N questions spread over the file")
     p.add_argument(
         "--half",
         choices=HALVES,
@@ -214,7 +229,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge", default=None, help="backend for the LLM citation judge (none: off)")
     p.add_argument("--gate", action="store_true", help="exit 1 below the thresholds")
     p.set_defaults(func=cmd_eval)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
