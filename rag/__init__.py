@@ -1,5 +1,7 @@
 """Grounded question answering over news articles, with checked inline citations.
 
+Skipped under doctest: building writes ./index and loads MiniLM.
+
 >>> import rag
 >>> kb = rag.build("seeds", "index")   # doctest: +SKIP
 >>> kb.search("question", k=5)         # doctest: +SKIP

@@ -1,5 +1,7 @@
 """The Python API that the CLI, the chat UI and the eval all use.
 
+Skipped under doctest: building writes ./index and loads MiniLM.
+
 >>> import rag
 >>> kb = rag.build("seeds", "index")          # doctest: +SKIP
 >>> kb.search("What did Trump's envoy call the coalition?", k=3)[0].title  # doctest: +SKIP

@@ -6,6 +6,7 @@ import pytest
 
 from rag.errors import ConfigError
 from rag.index.chunking import ChunkSettings, chunk_article
+from rag.index.embedders import Embedder
 from rag.ingest.files import load_corpus
 from rag.text.sentences import sentence_spans
 from rag.text.tokens import count_tokens, encoding
@@ -79,11 +80,11 @@ def test_bad_settings_are_refused(bad: tuple[int, int]) -> None:
 
 
 @pytest.mark.slow
-def test_no_chunk_is_longer_than_minilm_reads(minilm_kb: object, articles: list[Article]) -> None:
+def test_no_chunk_is_longer_than_minilm_reads(
+    minilm_embedder: Embedder, articles: list[Article]
+) -> None:
     """all-MiniLM-L6-v2 silently drops word pieces past 256: no chunk may need more."""
-    from rag.index.embedders import make_embedder
-
-    embedder = make_embedder("minilm")
+    embedder = minilm_embedder
     assert embedder.max_tokens == 256
     fits = lambda text: embedder.token_count(text) <= embedder.max_tokens
     for settings in (ChunkSettings(), ChunkSettings(max_tokens=400, overlap_tokens=40)):

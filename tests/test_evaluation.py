@@ -39,27 +39,14 @@ from rag.llm.base import Message
 from rag.llm.scripted import ScriptedLLM
 from rag.types import Answer, Citation, Hit
 
+from conftest import ESPER, OTHER, RIGHT, hit
+
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 THRESHOLDS = ROOT / "eval" / "thresholds.json"
 
 # ---------------------------------------------------------------- hand-made records
-
-
-def hit(i: int, text: str) -> Hit:
-    return Hit(f"a:{i}", "a", "T", "x.txt", text, 0, len(text), 1.0, dense_score=0.9)
-
-
-ESPER = Question(
-    "q1",
-    "Which defense secretary admitted the road ahead won't be easy?",
-    True,
-    "factual",
-    answers=("Mark Esper", "Esper"),
-    evidence="his defense secretary Mark Esper admitted “the road ahead won’t be easy”",
-)
-RIGHT = hit(1, "In Doha, his defense secretary Mark Esper admitted “the road ahead won’t be easy”.")
-OTHER = hit(2, "Drones struck an oil refinery deep inside Russia on Tuesday night.")
+# (ESPER, RIGHT and OTHER are in conftest, shared with test_quote_support)
 
 
 def answer(text: str, cited: Sequence[Hit], sources: Sequence[Hit] = (), **kw: object) -> Answer:

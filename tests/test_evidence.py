@@ -103,9 +103,11 @@ def test_answer_shape(question: str, shape: str) -> None:
 
 
 @pytest.mark.slow
-def test_the_model_reads_the_sentence_that_holds_the_answer(minilm_kb: rag.KnowledgeBase) -> None:
+def test_the_model_reads_the_sentence_that_holds_the_answer(
+    own_minilm_kb: rag.KnowledgeBase,
+) -> None:
     # The case trimming by shared words got wrong: it cut "with a range of hundreds of miles".
-    kb, llm = evidence_kb(minilm_kb, "They reach hundreds of miles [1].")
+    kb, llm = evidence_kb(own_minilm_kb, "They reach hundreds of miles [1].")
     kb.ask(DRONES, backend="scripted-evidence")
     prompt = llm.calls[-1][-1].content
     assert "range of hundreds of miles" in prompt
@@ -114,9 +116,9 @@ def test_the_model_reads_the_sentence_that_holds_the_answer(minilm_kb: rag.Knowl
 
 
 def test_a_refusal_despite_evidence_quotes_the_evidence_instead(
-    hash_kb: rag.KnowledgeBase,
+    own_hash_kb: rag.KnowledgeBase,
 ) -> None:
-    kb, _ = evidence_kb(hash_kb, REFUSAL)
+    kb, _ = evidence_kb(own_hash_kb, REFUSAL)
     items = list(kb.stream(DRONES, backend="scripted-evidence"))
     final = items[-1]
     assert isinstance(final, Answer)
@@ -133,18 +135,19 @@ def test_a_refusal_despite_evidence_quotes_the_evidence_instead(
     assert streamed.strip() == final.text
 
 
-def test_an_answer_streams_as_it_is_written(hash_kb: rag.KnowledgeBase) -> None:
-    kb, _ = evidence_kb(hash_kb, "They reach hundreds of miles [2].")
+def test_an_answer_streams_as_it_is_written(own_hash_kb: rag.KnowledgeBase) -> None:
+    kb, _ = evidence_kb(own_hash_kb, "They reach hundreds of miles [2].")
     items = list(kb.stream(DRONES, backend="scripted-evidence"))
     final = items[-1]
     assert isinstance(final, Answer) and not final.note
     assert "".join(i for i in items if isinstance(i, str)).strip() == final.text
 
 
+@pytest.mark.slow  # the hash embedder's scores let this question through to the model
 def test_an_out_of_corpus_question_is_still_refused_before_the_model(
-    minilm_kb: rag.KnowledgeBase,
+    own_minilm_kb: rag.KnowledgeBase,
 ) -> None:
-    kb, llm = evidence_kb(minilm_kb, "Invented answer [1].")
+    kb, llm = evidence_kb(own_minilm_kb, "Invented answer [1].")
     calls = len(llm.calls)
     answer = kb.ask("What is a good recipe for banana bread?", backend="scripted-evidence")
     assert answer.abstained and len(llm.calls) == calls

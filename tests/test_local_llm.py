@@ -232,13 +232,14 @@ def test_a_prompt_longer_than_the_context_names_the_token_counts(llm: LocalLLM) 
 
 
 @pytest.mark.slow
-def test_a_second_stream_in_the_same_thread_fails_instead_of_deadlocking(llm: LocalLLM) -> None:
-    llm.busy_timeout = 0.5
+def test_a_second_stream_in_the_same_thread_fails_instead_of_deadlocking(
+    llm: LocalLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(llm, "busy_timeout", 0.5)  # the module's model: undone after the test
     first = llm.stream([Message("user", "Say hello.")], max_tokens=8)
     next(first)
     with pytest.raises(BackendError, match="unfinished stream"):
         list(llm.stream([Message("user", "Say hello.")], max_tokens=8))
-    llm.busy_timeout = 600.0
     first.close()  # releases the model: the next stream runs
     assert "".join(llm.stream([Message("user", "Say hello.")], max_tokens=64))
 

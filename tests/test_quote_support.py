@@ -19,7 +19,6 @@ from rag.evaluation.grade import score_answer
 from rag.evaluation.judge import LLMJudge
 from rag.evaluation.overall import RATES, SHARES, overall
 from rag.evaluation.quotes import key_facts, quote_supports, quoted_share
-from rag.evaluation.records import Question
 from rag.evaluation.requote import chunk_texts, main, requote
 from rag.evaluation.runner import Settings, run
 from rag.evaluation.support import ClaimScore, supports
@@ -28,26 +27,12 @@ from rag.llm.base import Message
 from rag.llm.scripted import ScriptedLLM
 from rag.types import Answer, Citation, Hit
 
+from conftest import ESPER, OTHER, RIGHT
+
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 QUOTE_SCORES = ("quote_recall", "quote_precision", "rule_agreement", "judge_quote_agreement")
 
-ESPER = Question(
-    "q1",
-    "Which defense secretary admitted the road ahead won't be easy?",
-    True,
-    "factual",
-    answers=("Mark Esper", "Esper"),
-    evidence="his defense secretary Mark Esper admitted “the road ahead won’t be easy”",
-)
-
-
-def hit(i: int, text: str) -> Hit:
-    return Hit(f"a:{i}", "a", "T", "x.txt", text, 0, len(text), 1.0, dense_score=0.9)
-
-
-RIGHT = hit(1, "In Doha, his defense secretary Mark Esper admitted “the road ahead won’t be easy”.")
-OTHER = hit(2, "Drones struck an oil refinery deep inside Russia on Tuesday night.")
 QUOTED = "Mark Esper admitted “the road ahead won’t be easy” [1]."
 WRONG_NUMBER = "Drones struck 12 oil refineries deep inside Russia on Tuesday night [2]."
 PARAPHRASE = "Unmanned aircraft hit a fuel plant far within Russian territory [2]."

@@ -288,6 +288,21 @@ def test_in_thread_keeps_a_generator_on_one_thread_when_called_from_many() -> No
     assert len(set(seen)) == 3  # what would happen without in_thread
 
 
+def test_in_thread_runs_the_generator_to_its_end_without_waiting_for_the_reader() -> None:
+    done = threading.Event()
+
+    def answer() -> Iterator[int]:
+        try:
+            yield from range(3)
+        finally:
+            done.set()  # where a stream releases the local model's lock
+
+    items = in_thread(answer)
+    assert next(items) == 0
+    assert done.wait(timeout=5)  # finished while the reader holds only the first item
+    assert list(items) == [1, 2]
+
+
 def test_in_thread_raises_the_errors_of_the_generator() -> None:
     def failing() -> Iterator[int]:
         yield 1

@@ -1,5 +1,7 @@
 """The Gradio chat over the :mod:`rag` Python API (``rag chat``).
 
+Skipped under doctest: ``serve`` starts a web server and blocks.
+
 >>> from ui import build_app, serve   # doctest: +SKIP
 >>> serve(index_dir="index")           # doctest: +SKIP
 

@@ -1,10 +1,11 @@
 """Run a generator on one thread of its own, handing its items to the caller.
 
-Gradio advances a synchronous generator with each ``next()`` on whichever worker
-thread is free. The local model's lock remembers the thread that holds it (so one
-thread cannot deadlock on its own unfinished stream); a stream hopping threads
-would confuse it, and another session's stream landing on the holder's thread
-would be refused instead of waiting. So each answer runs start to end on one thread.
+The thread never waits for its reader. Gradio takes a synchronous generator's items one
+``next()`` at a time and renders the whole chat between two of them; an answer advanced
+that way would hold the local model (:class:`rag.llm.local.LocalLLM` locks it for a whole
+stream) through all of that rendering, while other sessions wait for it. Here the answer
+runs to its end at the model's pace and frees the model then; the reader catches up from
+an unbounded queue.
 
 >>> list(in_thread(lambda: iter([1, 2, 3])))
 [1, 2, 3]

@@ -4,8 +4,7 @@ Sentences are scored lexically (BM25 with IDF over the hit sentences), so an
 answer takes milliseconds and the same question over the same hits always gives
 the same answer.
 
->>> from rag.text.words import terms
-from rag.types import Hit
+>>> from rag.types import Hit
 >>> hits = [Hit("a:0", "a", "Drones", "x.txt",
 ...             "Drones flew at night. Ukraine makes 500 long-range drones a month.", 0, 65, 0.9)]
 >>> "".join(ExtractiveAnswerer().stream("How many long-range drones does Ukraine make?", hits))

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rag.answer.citations import is_claim, split_sentences
-from rag.answer.prompt import strip_markers
 from rag.evaluation.quotes import quote_supports
 from rag.evaluation.records import Question
 from rag.evaluation.text import contains_answer, contains_span, content_words
@@ -109,8 +108,3 @@ def quote_claim(claim: ClaimScore, texts: Sequence[str]) -> ClaimScore:
     claim.quote_supported = quote_supports(claim.text, texts)
     claim.quote_support = [quote_supports(claim.text, [t]) for t in texts]
     return claim
-
-
-def plain(claim: str) -> str:
-    """The claim without its markers, as a judge should read it."""
-    return strip_markers(claim)

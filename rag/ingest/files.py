@@ -4,6 +4,8 @@
 articles and keeps each article once. A file it cannot use is skipped with a warning on the
 "rag" logger, so one bad file never stops a run; a path that does not exist is an error.
 
+Skipped under doctest, which may run from any directory (``seeds`` is relative):
+
 >>> corpus = load_corpus(["seeds"])  # doctest: +SKIP
 >>> [a.title for a in corpus.articles][-1]  # doctest: +SKIP
 "Is the 'coalition of the willing' going to work?"

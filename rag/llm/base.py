@@ -1,7 +1,9 @@
 """The LLM role: a chat model that streams text.
 
-Backends are plain classes that satisfy :class:`LLM` without subclassing it, and
-are registered by name in :mod:`rag.llm.registry`.
+Backends are plain classes that satisfy :class:`LLM` without subclassing it:
+:class:`rag.llm.local.LocalLLM`, :class:`rag.llm.openai_backend.OpenAILLM` and the
+fakes in :mod:`rag.llm.scripted`. There is no LLM registry: the answer backends
+(:data:`rag.answer.backends.BACKENDS`, a dict of name -> factory) build the one they use.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from rag.errors import IncompleteResponse
+from rag.errors import ConfigError, IncompleteResponse
 from rag.llm.base import Message
 
 
@@ -24,6 +24,8 @@ class ScriptedLLM:
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int = 512, temperature: float = 0.0
     ) -> Iterator[str]:
+        if max_tokens < 1:  # as the real backends check it
+            raise ConfigError(f"max_tokens must be at least 1; got {max_tokens!r}")
         self.calls.append(list(messages))
         text = self._reply(messages) if callable(self._reply) else self._reply
         words = text.split(" ")
