@@ -10,9 +10,10 @@ import pytest
 import rag
 from rag.answer.answerers import LLMAnswerer
 from rag.answer.evidence import EvidenceSelector
-from rag.answer.prompt import REFUSAL, answer_shape, build_messages
+from rag.answer.prompt import answer_shape, build_messages
 from rag.index.embedders import HashEmbedder
 from rag.llm.scripted import ScriptedLLM
+from rag.text.refusals import REFUSAL
 from rag.types import Answer, Hit
 
 DRONES = "How far can Ukraine's long-range drones reach?"

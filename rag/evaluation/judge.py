@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from rag.answer.answerers import LLMAnswerer
 from rag.answer.backends import BACKENDS
-from rag.answer.prompt import strip_markers
 from rag.errors import ConfigError
 from rag.llm.base import LLM, Message
+from rag.text.markers import strip_markers
 
 if TYPE_CHECKING:
     from rag.kb import KnowledgeBase
