@@ -13,7 +13,7 @@ package ships, read offline) and the same llama.cpp thread count. Both are score
 this project's eval rules: an answerable question is right when an accepted answer
 occurs in the reply, or for a list, summary or why/how question half its key points do
 (``rag.evaluation.grade.is_right``, the rule ``rag eval`` uses); a refusal is
-``Answer.abstained`` for rag-news and ``rag.answer.prompt.is_refusal(text)`` for LlamaIndex,
+``Answer.abstained`` for rag-news and ``rag.text.refusals.is_refusal(text)`` for LlamaIndex,
 which has no abstain flag. Time to first token is the time from asking (retrieval
 included) to the first streamed piece that is not blank; a reply that streams no
 visible text counts its whole time. Models are loaded and run one short forward pass
@@ -375,7 +375,7 @@ class LlamaIndexDefaults:
         self.llm._model("Hello", max_tokens=1)  # one forward pass (its model is private)
 
     def answer(self, q: Question) -> tuple[str, bool, float, float]:
-        from rag.answer.prompt import is_refusal
+        from rag.text.refusals import is_refusal
 
         text, _, ttft, total = stream_timed(lambda: self.engine.query(q.question).response_gen)
         return text.strip(), is_refusal(text), ttft, total

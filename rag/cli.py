@@ -86,19 +86,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    final, streamed = None, []
+    # The streamed text is the answer's text, citations already checked (rag.answer.citations).
     for item in kb.stream(args.question, backend=args.backend, k=args.k):
         if isinstance(item, Answer):
-            final = item
+            print()
+            _print_sources(item)
         else:
-            streamed.append(item)
             print(item, end="", flush=True)
-    print()
-    if final is not None:
-        if " ".join("".join(streamed).split()) != " ".join(final.text.split()):
-            # citation numbers were re-pointed after the stream: show what the sources match
-            print(f"\n(citations checked against the passages:)\n{final.text}")
-        _print_sources(final)
     return 0
 
 

@@ -9,12 +9,11 @@ import pytest
 
 import rag
 from rag.answer.answerers import LLMAnswerer
-from rag.answer.pipeline import Renumberer
-from rag.answer.prompt import REFUSAL
 from rag.answer.question import clean_question, standalone_query
 from rag.errors import InputError
 from rag.llm.base import Message
 from rag.llm.scripted import JudgedLLM, ScriptedLLM
+from rag.text.refusals import REFUSAL
 from rag.types import Answer
 
 WITKOFF = "What did Steve Witkoff call the coalition, a posture and a pose?"
@@ -140,13 +139,6 @@ def test_history_must_have_roles() -> None:
     with pytest.raises(InputError, match="role"):
         as_messages([{"role": "robot", "content": "x"}])
     assert as_messages([{"role": "user", "content": "hi"}]) == [Message("user", "hi")]
-
-
-def test_renumberer_handles_markers_split_across_pieces() -> None:
-    r = Renumberer(n_sources=5)
-    out = r.feed("Claim [") + r.feed("3") + r.feed("]. Other [1") + r.feed(", 3]. Bad [8].")
-    out += r.flush()
-    assert out == "Claim [1]. Other [1][2]. Bad ."
 
 
 def test_a_claim_citing_the_wrong_source_is_pointed_at_the_right_one(

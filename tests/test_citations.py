@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.citations import markers_after_claims, resolve, split_sentences
-from rag.answer.prompt import REFUSAL
+from rag.answer.citations import resolve
 from rag.answer.repoint import repoint, support
+from rag.text.markers import markers_after_claims
+from rag.text.refusals import REFUSAL
+from rag.text.sentences import split_sentences
 from rag.types import Hit
 
 
@@ -70,7 +72,8 @@ def test_the_same_source_cited_twice_keeps_one_number() -> None:
         ("Troops left Kabul [9], then returned [1].", "Troops left Kabul, then returned [1]."),
         ("Troops left [9] Kabul in August [1].", "Troops left Kabul in August [1]."),
         ("Troops left Kabul. [9] They came back [1].", "Troops left Kabul. They came back [1]."),
-        ("[0] Troops left Kabul [1].", "Troops left Kabul [1]."),
+        # marker-first, so [0] owns the claim: its marker goes after it, then is dropped
+        ("[0] Troops left Kabul [1].", "Troops left Kabul. [1]"),
         ("Troops left Kabul [9][1].", "Troops left Kabul [1]."),
     ],
 )

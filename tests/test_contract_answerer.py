@@ -19,12 +19,12 @@ import rag
 from rag.answer.answerers import Answerer, LLMAnswerer
 from rag.answer.backends import LOCAL_MIN_P_YES
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.prompt import REFUSAL
 from rag.errors import BackendError
 from rag.llm.base import Message
 from rag.llm.local import LocalLLM
 from rag.llm.openai_backend import OpenAIConfig, OpenAILLM
 from rag.llm.scripted import ScriptedLLM
+from rag.text.refusals import REFUSAL
 from rag.text.words import terms
 
 from conftest import own

@@ -32,11 +32,12 @@ from rag.evaluation.overall import RATES, SCORE_NAMES, Scores
 from rag.evaluation.records import Question, load_questions, parse_question, spread
 from rag.evaluation.runner import Outcome, Settings, main, run, select
 from rag.evaluation.support import claims, score_claims, supports, token_recall
-from rag.evaluation.text import contains_answer, norm
+from rag.evaluation.text import contains_answer
 from rag.index.retrieval import Retriever, SearchOptions
 from rag.kb import KnowledgeBase
 from rag.llm.base import Message
 from rag.llm.scripted import ScriptedLLM
+from rag.text.words import norm
 from rag.types import Answer, Citation, Hit
 
 from conftest import ESPER, OTHER, RIGHT, hit

@@ -10,9 +10,10 @@ import pytest
 import rag
 from rag.answer.answerers import LLMAnswerer
 from rag.answer.evidence import EvidenceSelector
-from rag.answer.prompt import REFUSAL, answer_shape, build_messages
+from rag.answer.prompt import answer_shape, build_messages
 from rag.index.embedders import HashEmbedder
 from rag.llm.scripted import ScriptedLLM
+from rag.text.refusals import REFUSAL
 from rag.types import Answer, Hit
 
 DRONES = "How far can Ukraine's long-range drones reach?"
@@ -132,7 +133,7 @@ def test_a_refusal_despite_evidence_quotes_the_evidence_instead(
     assert "could not phrase an answer" in final.note
     # What streamed is the quote, never the refusal it replaced.
     assert REFUSAL not in streamed
-    assert streamed.strip() == final.text
+    assert streamed == final.text
 
 
 def test_an_answer_streams_as_it_is_written(own_hash_kb: rag.KnowledgeBase) -> None:

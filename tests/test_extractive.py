@@ -7,11 +7,13 @@ import time
 import pytest
 
 from rag.answer.answerers import Answerer
-from rag.answer.citations import resolve, split_sentences
+from rag.answer.citations import resolve
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.prompt import REFUSAL, strip_markers
 from rag.errors import InputError
 from rag.llm.base import Message
+from rag.text.markers import strip_markers
+from rag.text.refusals import REFUSAL
+from rag.text.sentences import split_sentences
 from rag.text.words import stem, terms
 from rag.types import Hit
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.citations import split_sentences
 from rag.errors import InputError
 from rag.evaluation import metrics
 from rag.evaluation import report as rep
@@ -25,6 +24,7 @@ from rag.evaluation.support import ClaimScore, supports
 from rag.kb import KnowledgeBase
 from rag.llm.base import Message
 from rag.llm.scripted import ScriptedLLM
+from rag.text.sentences import split_sentences
 from rag.types import Answer, Citation, Hit
 
 from conftest import ESPER, OTHER, RIGHT

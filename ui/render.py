@@ -18,14 +18,14 @@ from __future__ import annotations
 import html
 import re
 
-from rag.answer.citations import split_sentences
-from rag.answer.prompt import strip_markers
+from rag.text.markers import strip_markers
+from rag.text.sentences import sentence_spans, split_sentences
+from rag.text.words import overlap, tokens
 from rag.types import Answer, Citation
 
 # ASCII punctuation Markdown (and Gradio's LaTeX/templating) may act on; CommonMark
 # renders a backslash-escaped punctuation character as itself.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$>=:])")
-_WORD = re.compile(r"[a-z0-9]+")
 MIN_OVERLAP = 0.5  # share of a cited claim's words a passage sentence must hold to be marked
 
 
@@ -53,15 +53,15 @@ def mark_spans(passage: str, claims: list[str]) -> list[tuple[int, int]]:
     ...            ["Ukraine makes 500 drones a month."])
     [(13, 46)]
     """
-    sentences = _sentence_offsets(passage)
+    sentences = sentence_spans(passage, line_breaks=True)
     spans: set[tuple[int, int]] = set()
     for claim in claims:
         quoted = _verbatim(passage, claim)
         if quoted:
             spans.add(quoted)
             continue
-        words = set(_WORD.findall(claim.lower()))
-        scored = [(_overlap(words, passage[a:b]), (a, b)) for a, b in sentences]
+        words = set(tokens(claim))
+        scored = [(overlap(words, set(tokens(passage[a:b]))), (a, b)) for a, b in sentences]
         if words and scored:
             best, span = max(scored)
             if best >= MIN_OVERLAP:
@@ -77,21 +77,6 @@ def _verbatim(passage: str, claim: str) -> tuple[int, int] | None:
     pattern = r"\s+".join(re.escape(word) for word in claim.split()) + r"[.!?…\"'”’)]*"
     found = re.search(pattern, passage)
     return (found.start(), found.end()) if found else None
-
-
-def _sentence_offsets(passage: str) -> list[tuple[int, int]]:
-    out, cursor = [], 0
-    for sentence in split_sentences(passage):
-        start = passage.find(sentence, cursor)
-        if start == -1:
-            continue
-        out.append((start, start + len(sentence)))
-        cursor = start + len(sentence)
-    return out
-
-
-def _overlap(words: set[str], sentence: str) -> float:
-    return len(words & set(_WORD.findall(sentence.lower()))) / len(words)
 
 
 def passage_html(passage: str, spans: list[tuple[int, int]]) -> str:

@@ -2,7 +2,7 @@
 
 The markers refer to ``hits`` 1-based; :func:`rag.answer.citations.resolve` checks and
 renumbers them afterwards. An answerer that finds no answer yields
-:data:`rag.answer.prompt.REFUSAL` alone.
+:data:`rag.text.refusals.REFUSAL` alone.
 """
 
 from __future__ import annotations

@@ -1,4 +1,13 @@
-"""Check the citation markers of an answer against the hits it was given.
+"""Resolve an answer's citation markers against the hits it was given, as it streams.
+
+:class:`CitedText` takes the answer in the pieces the model writes and gives back
+text that is final as soon as it is given: each sentence is held until it is
+complete (its trailing markers seen), then its markers are moved after the claim
+(:func:`rag.text.markers.markers_after_claims`), re-pointed at the passage that
+holds its words (:mod:`rag.answer.repoint`) and renumbered
+(:func:`rag.text.markers.renumber`). Text before a sentence's first ``[`` is
+given at once, since none of those steps changes it. The streamed text joined
+is the answer's text; :func:`resolve` is the same for text written at once.
 
 >>> from rag.types import Hit
 >>> hits = [Hit(f"a:{i}", "a", "T", "x.txt", "text", 0, 4, 1.0) for i in range(3)]
@@ -9,18 +18,26 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answer.prompt import MARKER_RE, is_refusal, strip_markers
+from rag.answer.repoint import repoint
+from rag.text.markers import (
+    MARKER_RE,
+    OPENS_WITH_MARKER,
+    RUN_RE,
+    markers_after_claims,
+    renumber,
+    strip_markers,
+)
+from rag.text.refusals import is_refusal
+from rag.text.sentences import sentence_spans, split_sentences
 from rag.types import Citation, Hit
 
-# A run of markers, with the blanks around it: "war [1] [3]." is one group.
-_RUN = rf"{MARKER_RE.pattern}(?:[ \t]*{MARKER_RE.pattern})*"
-_GROUP_RE = re.compile(rf"(?P<pre>[ \t]*)(?P<markers>{_RUN})(?P<post>[ \t]*)", re.IGNORECASE)
-_CANONICAL_RE = re.compile(r"\[\d+\]")
-MAX_RANGE = 20  # "[1-3]" expands; "[1-999999]" is a typo, not a request for a million sources
+# What an answer that opens with a marker ("- [1] Claim") may look like before the marker ends.
+_MAY_OPEN_WITH_MARKER = re.compile(r"\s*(?:[-*•]\s*|\d+[.)]?\s*)?(?:\[[^\]\n]{0,20})?")
 
 
 @dataclass
@@ -31,62 +48,96 @@ class Resolved:
     unsupported: list[str]  # claim sentences that carry no valid citation
 
 
-def resolve(text: str, hits: Sequence[Hit]) -> Resolved:
+def resolve(text: str, hits: Sequence[Hit], repoint_citations: bool = False) -> Resolved:
     """Renumber valid markers by first appearance, drop the others, flag uncited claims."""
-    renumber: dict[int, int] = {}  # old hit number -> new citation number
-    dropped: list[int] = []
-
-    def replace(match: re.Match[str]) -> str:
-        new: list[int] = []
-        for old in parse_numbers(match["markers"]):
-            if not 1 <= old <= len(hits):
-                if old not in dropped:
-                    dropped.append(old)
-                continue
-            n = renumber.setdefault(old, len(renumber) + 1)
-            if n not in new:
-                new.append(n)
-        if new:
-            return match["pre"] + "".join(f"[{n}]" for n in sorted(new)) + match["post"]
-        return _gap(match)
-
-    resolved = _GROUP_RE.sub(replace, text).strip()
-    citations = [Citation(n=n, hit=hits[old - 1]) for old, n in renumber.items()]
-    return Resolved(resolved, citations, dropped, unsupported_claims(resolved))
+    cited = CitedText(hits, repoint_citations)
+    cited.feed(text)
+    cited.close()
+    return cited.resolved()
 
 
-def _gap(match: re.Match[str]) -> str:
-    """What an emptied marker group leaves behind: one space between words, else nothing."""
-    text, end = match.string, match.end()
-    at_line_start = match.start() == 0 or text[match.start() - 1] == "\n"
-    at_punctuation = end == len(text) or text[end] in ".,;:!?)\n"
-    if at_line_start or at_punctuation or not (match["pre"] or match["post"]):
-        return ""
-    return " "
+class CitedText:
+    """An answer's text, resolved sentence by sentence as its pieces arrive."""
 
+    def __init__(self, hits: Sequence[Hit], repoint_citations: bool = True) -> None:
+        self.hits = list(hits)
+        self.repoint_citations = repoint_citations
+        self.order: dict[int, int] = {}  # source number -> citation number
+        self.dropped: list[int] = []
+        self.text = ""  # what was given out so far: final
+        self._pending = ""  # written, not resolved yet
+        self._given = 0  # how much of _pending was given out already (it needed no change)
+        self._marker_first: bool | None = None  # None until the opening shows the style
 
-def parse_numbers(markers: str) -> list[int]:
-    """The source numbers in a run of markers: ``"[1, 3][2-4]"`` -> ``[1, 3, 2, 3, 4]``."""
-    numbers: list[int] = []
-    for marker in MARKER_RE.findall(markers):
-        tokens = re.findall(r"\d+|[-–]", marker)
-        i = 0
-        while i < len(tokens):
-            start = int(tokens[i])
-            if i + 2 < len(tokens) and tokens[i + 1] in "-–":
-                stop = int(tokens[i + 2])
-                span = range(start, stop + 1) if 0 <= stop - start <= MAX_RANGE else (start, stop)
-                numbers.extend(span)
-                i += 3
-            else:
-                numbers.append(start)
-                i += 1
-    return numbers
+    def feed(self, piece: str) -> str:
+        """The new final text that ``piece`` completes (often empty while a sentence runs)."""
+        self._pending += piece
+        if self._marker_first is None:
+            if _MAY_OPEN_WITH_MARKER.fullmatch(self._pending):
+                return ""
+            self._marker_first = bool(OPENS_WITH_MARKER.match(self._pending))
+        return self._give(self._complete())
+
+    def close(self) -> str:
+        """The rest: the last sentence is complete now."""
+        if self._marker_first is None:
+            self._marker_first = bool(OPENS_WITH_MARKER.match(self._pending))
+        return self._give(len(self._pending.rstrip()), final=True)
+
+    def resolved(self) -> Resolved:
+        citations = [Citation(n=n, hit=self.hits[old - 1]) for old, n in self.order.items()]
+        return Resolved(self.text, citations, self.dropped, unsupported_claims(self.text))
+
+    def _complete(self) -> int:
+        """How much of the pending text is whole sentences that no later piece can change.
+
+        A sentence is whole once the next one is on a new line, or has a whole first
+        word that is not a marker (a marker would still belong to the sentence before,
+        and the first word decides whether "U.S." ended one).
+        """
+        pending = self._pending
+        if self._marker_first:  # a claim ends where the next marker run or line starts
+            starts = [m.start() for m in RUN_RE.finditer(pending) if pending[: m.start()].strip()]
+            return max([*starts, *(m.start() for m in re.finditer("\n", pending))], default=0)
+        spans = sentence_spans(pending, line_breaks=True)
+        done = 0
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            if not ("\n" in pending[end:start] or re.match(r"[^\s\[]\S*\s", pending[start:])):
+                break
+            done = end
+        return done
+
+    def _give(self, end: int, final: bool = False) -> str:
+        """Resolve ``_pending[:end]`` and give out what was not given yet, then the start
+        of the next sentence up to its first ``[`` (no later step changes that part)."""
+        out = ""
+        if end:
+            # a sentence given out whole before it was known to end leaves no "[" to change
+            out = self._resolve(self._pending[:end])[self._given :]
+            self._pending, self._given = self._pending[end:], max(0, self._given - end)
+        if not (final or self._marker_first):
+            cut = self._pending.find("[")
+            safe = self._pending[: len(self._pending) if cut < 0 else cut].rstrip()
+            out += safe[self._given :]
+            self._given = max(self._given, len(safe))
+        out = out if self.text else out.lstrip()
+        out = out.rstrip() if final else out
+        self.text += out
+        return out
+
+    def _resolve(self, text: str) -> str:
+        if self._marker_first:
+            text = markers_after_claims(text)  # "[1] Claim." -> "Claim. [1]"
+        if self.repoint_citations:
+            text = repoint(text, self.hits)
+        text, dropped = renumber(text, len(self.hits), self.order)
+        self.dropped += [n for n in dropped if n not in self.dropped]
+        return text
 
 
 def unsupported_claims(text: str) -> list[str]:
     """Sentences that make a claim (>= 4 words, not a refusal, question or heading) uncited."""
-    return [s for s in split_sentences(text) if is_claim(s) and not _CANONICAL_RE.search(s)]
+    return [s for s in split_sentences(text) if is_claim(s) and not MARKER_RE.search(s)]
 
 
 def is_claim(sentence: str) -> bool:
@@ -94,100 +145,3 @@ def is_claim(sentence: str) -> bool:
     if len(plain.split()) < 4 or plain.endswith(("?", ":")):
         return False
     return not is_refusal(plain)
-
-
-# Words after which a period does not end a sentence.
-_ABBREVIATIONS_TEXT = """mr mrs ms dr prof st gen lt col sgt capt cpl maj adm gov sen rep rev jr sr
-    hon brig sir vs etc al approx inc ltd co corp dept est jan feb mar apr jun jul aug
-    sep sept oct nov dec e.g i.e cf"""
-_ABBREVIATIONS = frozenset(_ABBREVIATIONS_TEXT.split())
-_BEFORE_NUMBERS = frozenset(["no", "nos", "fig", "vol", "pp"])  # "No. 10", but "said no. Then"
-# Words that start a sentence after an acronym: "in the U.S. The president ..." splits.
-_STARTERS_TEXT = """the a an he she it they we i but and this that these those there in on at as
-    however meanwhile yet so if when while after before"""
-_STARTERS = frozenset(_STARTERS_TEXT.split())
-_BOUNDARY_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+\S)")
-_LEADING_MARKERS = re.compile(rf"^(?:{MARKER_RE.pattern}[ \t]*)+", re.IGNORECASE)
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences; each line break also ends a sentence.
-
-    Handles titles ("Mr. Smith"), acronyms ("the U.S. envoy"), initials
-    ("George W. Bush"), decimals ("4.7%"), closing quotes after a period, and a
-    citation marker written after the period ("... pose. [1]"), which stays with
-    the sentence before it.
-
-    >>> split_sentences('Dr. Ames said "it rose 4.7%." Then it fell. [2] Later, a U.S. envoy came.')
-    ['Dr. Ames said "it rose 4.7%."', 'Then it fell. [2]', 'Later, a U.S. envoy came.']
-    """
-    sentences: list[str] = []
-    for line in text.splitlines():
-        for piece in _split_line(line):
-            lead = _LEADING_MARKERS.match(piece)
-            if lead and sentences:
-                sentences[-1] += " " + lead.group().strip()
-                piece = piece[lead.end() :].strip()
-            if piece:
-                sentences.append(piece)
-    return sentences
-
-
-def _split_line(line: str) -> list[str]:
-    pieces: list[str] = []
-    start = 0
-    for match in _BOUNDARY_RE.finditer(line):
-        if _ends_sentence(line, start, match):
-            pieces.append(line[start : match.end()].strip())
-            start = match.end()
-    pieces.append(line[start:].strip())
-    return [p for p in pieces if p]
-
-
-def _ends_sentence(line: str, start: int, match: re.Match[str]) -> bool:
-    following = line[match.end() :].lstrip()
-    if following[0].islower():
-        return False
-    if match.group()[0] != ".":
-        return True
-    words = line[start : match.start()].split()
-    word = words[-1].lstrip("\"'“‘(").lower() if words else ""
-    if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-        return False  # "Mr. Smith", "George W. Bush"
-    if word in _BEFORE_NUMBERS and following[0].isdigit():
-        return False
-    if re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):  # "U.S", "U.K": ends a sentence only ...
-        return following.split()[0].strip("\"'“‘").lower() in _STARTERS  # ... before a starter
-    return True
-
-
-# In an answer written marker-first ("[1] Claim. [2] Claim."), each marker group owns the
-# text up to the next group or the end of its line.
-_LEADING_RE = re.compile(
-    rf"(?P<markers>{_RUN})[ \t]*(?P<claim>[^\n]*?)(?P<gap>[ \t]*)(?=(?:{_RUN})|\n|$)",
-    re.IGNORECASE,
-)
-_OPENS_WITH_MARKER = re.compile(rf"^\s*(?:[-*•]\s+|\d+[.)]\s+)?{_RUN}", re.IGNORECASE)
-
-
-def markers_after_claims(text: str) -> str:
-    """Move markers written before their claim to after it, where readers and checks look.
-
-    Small models often write "[1] Claim." Only an answer that opens with a marker is
-    taken to use that style, so "Claim one. [1] Claim two. [2]" is left alone.
-
-    >>> markers_after_claims('[1] Mr. Trump said "fine". [2] Ghani fled.')
-    'Mr. Trump said "fine". [1] Ghani fled. [2]'
-    >>> markers_after_claims("- [1] UK\\n- [2, 3] France.")
-    '- UK [1]\\n- France. [2, 3]'
-    >>> markers_after_claims("Kabul fell. [1] Ghani fled. [2]")
-    'Kabul fell. [1] Ghani fled. [2]'
-    """
-    if not _OPENS_WITH_MARKER.match(text):
-        return text
-
-    def move(match: re.Match[str]) -> str:
-        claim = match["claim"].strip()
-        return f"{claim} {match['markers'].strip()}{match['gap']}" if claim else match[0]
-
-    return _LEADING_RE.sub(move, text)

@@ -19,10 +19,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answer.citations import split_sentences
-from rag.answer.prompt import MARKER_RE, REFUSAL
 from rag.errors import InputError
 from rag.llm.base import Message
+from rag.text.markers import MARKER_RE
+from rag.text.refusals import REFUSAL
+from rag.text.sentences import split_sentences
 from rag.text.words import terms
 from rag.types import Hit
 

@@ -7,7 +7,6 @@ from the backend's own "the articles do not say" reply.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -21,49 +20,16 @@ from rag.answer.answerability import (
     unknown_note,
 )
 from rag.answer.answerers import Answerer
-from rag.answer.citations import markers_after_claims, parse_numbers, resolve
+from rag.answer.citations import CitedText
 from rag.answer.evidence import EvidenceSelector
-from rag.answer.prompt import MARKER_RE, REFUSAL, answer_shape, is_refusal, strip_markers
+from rag.answer.prompt import answer_shape
 from rag.answer.question import as_messages, clean_question, standalone_query
-from rag.answer.repoint import repoint
 from rag.errors import IncompleteResponse
 from rag.index.retrieval import Retriever, SearchOptions
 from rag.llm.base import Message
+from rag.text.markers import strip_markers
+from rag.text.refusals import REFUSAL, is_refusal
 from rag.types import Answer, Hit
-
-
-class Renumberer:
-    """Renumbers ``[n]`` markers while streaming, in order of first appearance.
-
-    It holds back an unfinished ``[...`` so a marker split across pieces is
-    rewritten whole; numbers that point at no source are dropped, as ``resolve``
-    does for the final text.
-    """
-
-    def __init__(self, n_sources: int) -> None:
-        self.n_sources = n_sources
-        self.mapping: dict[int, int] = {}
-        self._buffer = ""
-
-    def feed(self, piece: str) -> str:
-        self._buffer += piece
-        cut = self._buffer.rfind("[")
-        if cut != -1 and "]" not in self._buffer[cut:] and len(self._buffer) - cut < 24:
-            ready, self._buffer = self._buffer[:cut], self._buffer[cut:]
-        else:
-            ready, self._buffer = self._buffer, ""
-        return MARKER_RE.sub(self._rewrite, ready)
-
-    def flush(self) -> str:
-        rest, self._buffer = self._buffer, ""
-        return MARKER_RE.sub(self._rewrite, rest)
-
-    def _rewrite(self, match: re.Match[str]) -> str:
-        new = set()
-        for number in parse_numbers(match.group()):
-            if 1 <= number <= self.n_sources:
-                new.add(self.mapping.setdefault(number, len(self.mapping) + 1))
-        return "".join(f"[{n}]" for n in sorted(new))  # sorted, as resolve() writes groups
 
 
 def answer_stream(
@@ -83,6 +49,10 @@ def answer_stream(
     An answerer with ``evidence_first`` set reads the sentences ``selector`` picks
     (:mod:`rag.answer.evidence`) instead of whole passages; if it still refuses, the answer
     quotes the evidence instead (:func:`_from_evidence`).
+
+    The text pieces joined are the final ``Answer.text`` (:class:`CitedText` resolves
+    each sentence's citations before giving it out), except when the answer abstains:
+    then ``Answer.text`` is :data:`REFUSAL`, whatever refusal was streamed.
     """
     started = time.perf_counter()
     question = clean_question(question)
@@ -106,12 +76,14 @@ def answer_stream(
     if sets_articles_aside(question):
         yield from _refusal(base, started, SET_ASIDE_NOTE)
         return
-    run = _Run(question, turns, hits, hits, answerer, base, started)
+    cited = CitedText(hits, repoint_citations)
+    run = _Run(question, turns, hits, hits, answerer, base, started, cited)
     stream = _generate(run)
     if selector is not None and getattr(answerer, "evidence_first", False):
         shape = answer_shape(question)
         if shape == "summary":
             run.hits = hits = base.sources = _summary_hits(retriever, query, hits)
+            run.cited = CitedText(hits, repoint_citations)
         run.shown = selector.shown(query, hits, shape)
         timings["evidence"] = time.perf_counter() - started - timings["retrieval"]
         base.p_answerable = _answerability(answerer, question, run.shown, turns)
@@ -126,7 +98,7 @@ def answer_stream(
     if p_yes is not None and p_yes < getattr(answerer, "min_p_yes", 0.0):
         yield from _refusal(base, started)
         return
-    yield from _finish(stream, hits, base, repoint_citations)
+    yield from _finish(stream, run)
 
 
 @dataclass
@@ -140,24 +112,25 @@ class _Run:
     answerer: Answerer
     base: Answer
     started: float
+    cited: CitedText  # the text given out so far, citations resolved
 
 
 def _generate(run: _Run) -> Iterator[str]:
-    """The answerer's pieces with markers renumbered as they stream; raw text in base.text."""
+    """The answer's final text as it is resolved (run.cited); the raw text in base.text."""
     base = run.base
-    renumber, raw, pieces = Renumberer(len(run.hits)), [], 0
+    raw, pieces = [], 0
     try:
         for piece in run.answerer.stream(run.question, run.shown, run.turns):
             if not pieces:
                 base.timings["first_token"] = time.perf_counter() - run.started
             pieces += 1
             raw.append(piece)
-            out = renumber.feed(piece)
+            out = run.cited.feed(piece)
             if out:
                 yield out
     except IncompleteResponse:
         base.incomplete = True
-    tail = renumber.flush()
+    tail = run.cited.close()
     if tail:
         yield tail
     base.text = "".join(raw).strip()
@@ -193,8 +166,8 @@ def _evidence_stream(run: _Run) -> Iterator[str]:
         return
     base.text = quoted
     base.note = FALLBACK_NOTE
-    renumber = Renumberer(len(run.hits))
-    yield renumber.feed(quoted) + renumber.flush()
+    run.cited = CitedText(run.hits, run.cited.repoint_citations)
+    yield run.cited.feed(quoted) + run.cited.close()
 
 
 def _summary_hits(retriever: Retriever, query: str, hits: list[Hit]) -> list[Hit]:
@@ -238,23 +211,17 @@ def _from_evidence(question: str, shown: list[Hit], turns: list[Message]) -> str
     return " ".join(f"{s.text} [{s.hit_index + 1}]" for s in picked)
 
 
-def _finish(
-    stream: Iterator[str], hits: list[Hit], base: Answer, repoint_citations: bool
-) -> Iterator[str | Answer]:
-    """Pass the text pieces on, then check and renumber the citations of base.text."""
+def _finish(stream: Iterator[str], run: _Run) -> Iterator[str | Answer]:
+    """Pass the text pieces on, then fill in the Answer: abstained, or the resolved text."""
     yield from stream
-    text = base.text
+    base, text = run.base, run.base.text
     base.text = REFUSAL
     if is_refusal(text) or not strip_markers(text):
         # abstained: the backend said the sources do not hold the answer, or said nothing
         # but a marker ("[1]" alone, as the small local model sometimes does)
         yield base
         return
-    text = markers_after_claims(text)  # "[1] Claim." -> "Claim. [1]"
-    # A small model may quote one passage and cite another: point each claim at its passage.
-    if repoint_citations:
-        text = repoint(text, hits)
-    resolved = resolve(text, hits)
+    resolved = run.cited.resolved()
     base.text, base.citations, base.abstained = resolved.text, resolved.citations, False
     base.dropped_citations, base.unsupported = resolved.dropped, resolved.unsupported
     yield base

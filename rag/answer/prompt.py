@@ -9,8 +9,6 @@ where a small model pays most attention.
 >>> hit = Hit("a:0", "a", "Drones", "x.txt", "Ukraine makes 500 drones a month.", 0, 33, 0.9)
 >>> [m.role for m in build_messages("How many drones?", [hit])]
 ['system', 'user']
->>> is_refusal(REFUSAL), is_refusal("Ukraine does not stop; it makes 500 a month [1].")
-(True, False)
 """
 
 from __future__ import annotations
@@ -19,9 +17,9 @@ import re
 from collections.abc import Sequence
 
 from rag.llm.base import Message
+from rag.text.markers import strip_markers
+from rag.text.refusals import REFUSAL
 from rag.types import Hit
-
-REFUSAL = "The articles do not say."
 
 # A "turn" here is one message; four keep the last two exchanges, enough to resolve
 # "he"/"it" in a follow-up without crowding a small model's context.
@@ -104,18 +102,8 @@ def answer_shape(question: str) -> str:
     return "lookup"
 
 
-# One citation marker: [1], [1, 3], [1][3] (two markers), [ 2 ], [1-3], [Source 2].
-MARKER_RE = re.compile(
-    r"\[\s*(?:sources?\s*)?\d+(?:\s*(?:,|;|-|–|and)\s*(?:sources?\s*)?\d+)*\s*\]",
-    re.IGNORECASE,
-)
 # Anything that could open or close our fence, e.g. "</source>" or "< sources".
 _FENCE_TAG = re.compile(r"<(?=\s*/?\s*sources?\b)", re.IGNORECASE)
-
-
-def strip_markers(text: str) -> str:
-    """Remove citation markers and the spaces before them: ``"War [1]."`` -> ``"War."``."""
-    return re.sub(r"[ \t]*" + MARKER_RE.pattern, "", text, flags=re.IGNORECASE).strip()
 
 
 def build_messages(
@@ -187,49 +175,3 @@ def _shorten(text: str) -> str:
     if len(text) <= HISTORY_CHARS:
         return text
     return text[: HISTORY_CHARS - 3].rsplit(" ", 1)[0] + "..."
-
-
-_SOURCE_NOUN = r"(?:articles?|sources?|texts?|context|passages?|documents?|excerpts?)"
-_REFUSAL_PATTERNS = [
-    # "The articles do not say", "the sources provided don't mention", "the text does not specify"
-    _SOURCE_NOUN + r"\b[^.]{0,40}?\b(?:do|does|did|can|could)(?: not|n't|not) "
-    r"(?:say|mention|contain|provide|include|state|specify|discuss|address|cover|give|answer"
-    r"|tell|explain|indicate|reveal|report)\b",
-    r"\bnot (?:mentioned|stated|specified|provided|given|found|covered|discussed|available"
-    r"|included|addressed|answered|reported)\b(?: \w+){0,3} (?:in|by) the "
-    r"(?:provided |given )?" + _SOURCE_NOUN,
-    r"\bnot (?:in|from) the (?:provided |given )?" + _SOURCE_NOUN,
-    r"\b(?:i|we) (?:cannot|can't|can not|could not|couldn't|am unable to|was unable to"
-    r"|am not able to|do not|don't) (?:find|answer|determine|locate|tell|know|see|say)\b",
-    r"(?:^|\b(?:there (?:is|are|was)|there's|contains?|provides?|gives?|offers?|includes?"
-    r"|have|has) )no (?:relevant |specific |such |clear |direct )?"
-    r"(?:information|mention|details?|data|answer|indication|evidence)\b",
-    r"\b(?:cannot|can't|can not) be (?:determined|answered|found|confirmed)\b",
-    r"^(?:it |they |this |that )?(?:do|does)(?: not|n't) say\b",
-    r"\bunable to (?:answer|find|determine)\b",
-    r"^(?:unknown|not (?:stated|mentioned|specified|known))\b",
-]
-_REFUSAL_RE = re.compile("|".join(f"(?:{p})" for p in _REFUSAL_PATTERNS))
-
-
-def is_refusal(text: str) -> bool:
-    """True when the reply says the sources do not hold the answer.
-
-    A reply that cites a source is an answer (perhaps a partial one) unless it is
-    exactly :data:`REFUSAL`: "Lord West did not say when [2]." is not a refusal.
-
-    >>> is_refusal("I cannot find this in the sources."), is_refusal("Troops will not go.")
-    (True, False)
-    """
-    plain = _normalise(strip_markers(text))
-    if plain in ("", _normalise(REFUSAL)):
-        return plain != ""
-    if MARKER_RE.search(text):
-        return False
-    return _REFUSAL_RE.search(plain) is not None
-
-
-def _normalise(text: str) -> str:
-    text = text.lower().replace("’", "'").replace("‘", "'")
-    text = re.sub(r"\s+", " ", text)
-    return text.strip(" \t\"'“”*_`").strip()

@@ -24,9 +24,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.citations import parse_numbers, split_sentences
-from rag.answer.prompt import MARKER_RE, strip_markers
-from rag.text.words import terms
+from rag.text.markers import MARKER_RE, parse_numbers, strip_markers
+from rag.text.sentences import split_sentences
+from rag.text.words import overlap, terms
 from rag.types import Hit
 
 SUPPORTED = 0.6  # share of a claim's content words that a passage must hold
@@ -37,15 +37,15 @@ def support(claim: str, passage: str) -> float:
     """The share of the claim's content words found in the passage (1.0 for none)."""
     words = set(terms(strip_markers(claim)))
     if not words:
-        return 1.0
-    return len(words & set(terms(passage))) / len(words)
+        return 1.0  # nothing to re-point: the claim keeps the citation it has
+    return overlap(words, set(terms(passage)))
 
 
 def repoint(text: str, hits: Sequence[Hit], sentences: Sequence[str] | None = None) -> str:
     """``text`` with each misattributed claim's markers replaced by the right source number.
 
     ``sentences`` are the sentences of ``text`` in order; by default those that
-    :func:`rag.answer.citations.split_sentences` finds, which keep a trailing marker.
+    :func:`rag.text.sentences.split_sentences` finds, which keep a trailing marker.
     """
     out, pos = [], 0
     for sentence in split_sentences(text) if sentences is None else sentences:
@@ -69,6 +69,9 @@ def _repoint_sentence(sentence: str, hits: Sequence[Hit]) -> str:
     best = max(range(len(hits)), key=lambda i: (scores[i], -i))
     if scores[best] < SUPPORTED or scores[best] - cited < MARGIN:
         return sentence
-    markers = iter(range(len(MARKER_RE.findall(sentence))))
-    rewritten = MARKER_RE.sub(lambda _: f"[{best + 1}]" if next(markers) == 0 else "", sentence)
-    return re.sub(r"[ \t]{2,}", " ", rewritten)
+    # The first marker now names the passage; the others go, with the blanks before them
+    # (only blanks next to a marker change, so the text before it can already be shown).
+    first = MARKER_RE.search(sentence)
+    assert first is not None  # the sentence cites a valid number
+    rest = re.sub(r"[ \t]*" + MARKER_RE.pattern, "", sentence[first.end() :], flags=re.I)
+    return f"{sentence[: first.start()]}[{best + 1}]{rest}"

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from rag.answer.backends import LLMS
-from rag.answer.prompt import strip_markers
 from rag.errors import ConfigError
 from rag.llm.base import LLM, Message
+from rag.text.markers import strip_markers
 
 if TYPE_CHECKING:
     from rag.kb import KnowledgeBase

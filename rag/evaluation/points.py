@@ -2,7 +2,7 @@
 
 A point is a list of alternative strings (any one counts). The answer covers a point
 when one alternative occurs in it as whole words, after the answer normalisation of
-:func:`rag.evaluation.text.norm` (citation markers removed first). Whole words, because
+:func:`rag.text.words.norm` (citation markers removed first). Whole words, because
 a list of countries must not get "UK" for free from "Ukraine".
 
 >>> points = [["UK", "Britain"], ["France"], ["Finland"], ["Canada"]]
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.answer.prompt import strip_markers
-from rag.evaluation.text import norm
+from rag.text.markers import strip_markers
+from rag.text.words import norm
 
 # An answer with at least half of the key points counts as correct (see eval/README.md).
 PASS_SHARE = 0.5

@@ -9,7 +9,7 @@ This rule looks for quotations instead. A claim (markers stripped) is
 - every number and every capitalised name of the claim occurs in them ("10,000 troops"
   fails against "2,400 troops" whatever else matches; "Yes", "According", "Mr" and
   the like are not names), and
-- runs of ``MIN_RUN`` or more of its content words (``text.content_words``: stopwords
+- runs of ``MIN_RUN`` or more of its content words (``rag.text.words.content_words``: stopwords
   dropped, order kept), each found consecutively and in the same order in one passage,
   cover at least ``MIN_QUOTED`` of its content words. The runs are difflib's longest
   common block, taken again and again on what is left of the claim, so two clauses
@@ -49,8 +49,8 @@ import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
-from rag.answer.prompt import strip_markers
-from rag.evaluation.text import content_words, norm
+from rag.text.markers import strip_markers
+from rag.text.words import content_words, norm
 
 MIN_QUOTED = 0.5  # share of the claim's content words inside quoted runs
 MIN_RUN = 2  # a shorter run is a shared word, not a quotation

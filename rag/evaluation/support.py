@@ -20,18 +20,19 @@ True
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from rag.answer.citations import is_claim, split_sentences
+from rag.answer.citations import is_claim
 from rag.evaluation.quotes import quote_supports
 from rag.evaluation.records import Question
-from rag.evaluation.text import contains_answer, contains_span, content_words
+from rag.evaluation.text import contains_answer, contains_span
+from rag.text.markers import parse_numbers
+from rag.text.sentences import split_sentences
+from rag.text.words import content_words, overlap
 from rag.types import Answer
 
 MIN_TOKEN_RECALL = 0.6
-_CANONICAL = re.compile(r"\[(\d+)\]")  # Answer.text holds only renumbered "[n]" markers
 
 
 @dataclass
@@ -56,7 +57,7 @@ def claims(text: str) -> list[tuple[str, list[int]]]:
     """
     out = []
     for sentence in split_sentences(text):
-        numbers = [int(n) for n in _CANONICAL.findall(sentence)]
+        numbers = parse_numbers(sentence)  # Answer.text holds canonical "[n]" markers
         if numbers or is_claim(sentence):
             out.append((sentence, list(dict.fromkeys(numbers))))
     return out
@@ -64,11 +65,7 @@ def claims(text: str) -> list[tuple[str, list[int]]]:
 
 def token_recall(claim: str, passage: str) -> float:
     """Share of the claim's content words found in the passage (0.0 for a claim without any)."""
-    words = content_words(claim)
-    if not words:
-        return 0.0
-    found = set(content_words(passage))
-    return sum(w in found for w in words) / len(words)
+    return overlap(content_words(claim), set(content_words(passage)))
 
 
 def supports(claim: str, passages: Sequence[str], question: Question) -> bool:

@@ -1,0 +1,100 @@
+"""The streamed text is the answer's text: one renumbering pass (rag.answer.citations.CitedText)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import rag
+from rag.answer.answerers import LLMAnswerer
+from rag.answer.citations import CitedText, resolve
+from rag.llm.scripted import ScriptedLLM
+from rag.text.refusals import REFUSAL
+from rag.types import Answer, Hit
+
+PASSAGES = [
+    "Starmer hosted the summit in London on Sunday.",
+    'Witkoff called the coalition "a posture and a pose".',
+    "Drones hit a fuel depot in Russia overnight.",
+]
+HITS = [Hit(f"a:{i}", "a", "T", "x.txt", t, 0, len(t), 1.0) for i, t in enumerate(PASSAGES)]
+TEXTS = [
+    "Claim [3]. Other [1, 3]. Bad [8].",
+    'Witkoff called the coalition "a posture and a pose" [1]. Drones hit a depot [1][1].',
+    '[1] Witkoff called the coalition "a posture and a pose". [3] Drones hit a depot.',
+    "- [2] Witkoff\n- [3, 1] Starmer and drones.",
+    "Starmer met them in the U.S. The summit [1] was in London [1]. [2]",
+    "  Troops left [9] Kabul in August [1].  ",
+    "The ANSF [Afghan forces] collapsed [1]. Mr. Smith said no. [2] Then, at No. 10 [3]...",
+    "[9] Only a dropped marker, then a claim [2].",
+]
+
+
+def pieces_of(text: str, rng: random.Random) -> list[str]:
+    cuts = sorted(rng.sample(range(1, len(text)), min(len(text) - 1, rng.randint(1, 12))))
+    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_the_text_given_out_piece_by_piece_is_the_resolved_text(text: str) -> None:
+    rng = random.Random(text)
+    whole = resolve(text, HITS, repoint_citations=True)
+    for pieces in [list(text), *(pieces_of(text, rng) for _ in range(30))]:
+        cited = CitedText(HITS)
+        given = "".join(cited.feed(p) for p in pieces) + cited.close()
+        assert given == cited.text == whole.text
+        assert cited.resolved() == whole
+
+
+def test_markers_split_across_pieces_are_renumbered_whole() -> None:
+    cited = CitedText(HITS[:2] + HITS[2:] * 3, repoint_citations=False)  # five sources
+    out = [cited.feed(p) for p in ("Claim [", "3", "]. Other [1", ", 3]. Bad [8].")]
+    assert "".join(out) + cited.close() == "Claim [1]. Other [1][2]. Bad."
+    assert out[0] == "Claim"  # the words before a marker are given out at once
+
+
+def test_a_misattributed_claim_is_repointed_before_it_is_shown() -> None:
+    cited = CitedText(HITS)
+    first = cited.feed('Witkoff called the coalition "a posture and a pose" [1]. Next ')
+    assert first == 'Witkoff called the coalition "a posture and a pose" [1]. Next'
+    assert cited.resolved().citations[0].hit is HITS[1]  # [1] is now the passage it quotes
+
+
+def _kb_with(kb: rag.KnowledgeBase, reply: str) -> rag.KnowledgeBase:
+    kb.use_answerer(LLMAnswerer(ScriptedLLM(reply)))
+    return kb
+
+
+def _streamed(kb: rag.KnowledgeBase, question: str) -> tuple[str, Answer]:
+    items = list(kb.stream(question, backend="scripted"))
+    answer = items[-1]
+    assert isinstance(answer, Answer)
+    return "".join(str(item) for item in items[:-1]), answer
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        'Steve Witkoff called the coalition "a posture and a pose" [4]. It was dismissed [2][9].',
+        '[3] Steve Witkoff called the coalition "a posture and a pose". [1] Starmer disagreed.',
+        "Witkoff spoke [2]\nand then [5] the U.S. envoy left. [1]",
+    ],
+)
+def test_the_stream_and_the_answer_text_never_differ(
+    own_hash_kb: rag.KnowledgeBase, reply: str
+) -> None:
+    kb = _kb_with(own_hash_kb, reply)
+    streamed, answer = _streamed(kb, "What did Steve Witkoff call the coalition?")
+    assert not answer.abstained
+    assert streamed == answer.text
+
+
+def test_an_abstained_answer_reads_the_refusal_whatever_was_streamed(
+    own_hash_kb: rag.KnowledgeBase,
+) -> None:
+    """The one documented difference: a refusal in other words, or a marker alone."""
+    for reply in ("I cannot find this in the sources.", "[2]"):
+        streamed, answer = _streamed(_kb_with(own_hash_kb, reply), "Who won the 1966 World Cup?")
+        assert answer.abstained and answer.text == REFUSAL
+        assert streamed in (reply, REFUSAL, "[1]")
