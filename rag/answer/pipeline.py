@@ -70,35 +70,60 @@ def answer_stream(
         timings=timings,
         query=query,
     )
-    if not hits or max(h.dense_score for h in hits) < policy.min_dense:
-        yield from _refusal(base, started)
+    early = _refused_before(question, hits, policy)
+    if early is not None:
+        yield from _refusal(base, started, early)
         return
-    if sets_articles_aside(question):
-        yield from _refusal(base, started, SET_ASIDE_NOTE)
-        return
-    cited = CitedText(hits, repoint_citations)
-    run = _Run(question, turns, hits, hits, answerer, base, started, cited)
+    run = _Run(
+        question, turns, hits, hits, answerer, base, started, CitedText(hits, repoint_citations)
+    )
     stream = _generate(run)
     if selector is not None and getattr(answerer, "evidence_first", False):
-        shape = answer_shape(question)
-        if shape == "summary":
-            run.hits = hits = base.sources = _summary_hits(retriever, query, hits)
-            run.cited = CitedText(hits, repoint_citations)
-        run.shown = selector.shown(query, hits, shape)
-        timings["evidence"] = time.perf_counter() - started - timings["retrieval"]
-        base.p_answerable = _answerability(answerer, question, run.shown, turns)
+        _select_evidence(run, retriever, selector, query)
         stream = _evidence_stream(run)
-    p_yes = base.p_answerable
-    if p_yes is not None and p_yes < UNKNOWN_NAME_MIN_P_YES:
-        # a near miss: on topic, but it names something no article mentions
-        unknown = unknown_names(question, retriever.knows)
-        if unknown:
-            yield from _refusal(base, started, unknown_note(unknown))
-            return
-    if p_yes is not None and p_yes < getattr(answerer, "min_p_yes", 0.0):
-        yield from _refusal(base, started)
+    late = _refused_after(run, retriever)
+    if late is not None:
+        yield from _refusal(base, started, late)
         return
     yield from _finish(stream, run)
+
+
+def _refused_before(question: str, hits: list[Hit], policy: AbstainPolicy) -> str | None:
+    """The note of a refusal decided before any backend runs ("" for none), else None."""
+    if not hits or max(h.dense_score for h in hits) < policy.min_dense:
+        return ""  # retrieval found nothing close to the question
+    if sets_articles_aside(question):
+        return SET_ASIDE_NOTE
+    return None
+
+
+def _select_evidence(
+    run: _Run, retriever: Retriever, selector: EvidenceSelector, query: str
+) -> None:
+    """Evidence first: pick the sentences the answerer reads, then ask if they answer."""
+    base, timings = run.base, run.base.timings
+    shape = answer_shape(run.question)
+    if shape == "summary":
+        run.hits = base.sources = _summary_hits(retriever, query, run.hits)
+        run.cited = CitedText(run.hits, run.cited.repoint_citations)
+    run.shown = selector.shown(query, run.hits, shape)
+    timings["evidence"] = time.perf_counter() - run.started - timings["retrieval"]
+    base.p_answerable = _answerability(run.answerer, run.question, run.shown, run.turns)
+
+
+def _refused_after(run: _Run, retriever: Retriever) -> str | None:
+    """The note of a refusal decided by the model's P("Yes") ("" for none), else None."""
+    p_yes = run.base.p_answerable
+    if p_yes is None:
+        return None
+    if p_yes < UNKNOWN_NAME_MIN_P_YES:
+        # a near miss: on topic, but it names something no article mentions
+        unknown = unknown_names(run.question, retriever.knows)
+        if unknown:
+            return unknown_note(unknown)
+    if p_yes < getattr(run.answerer, "min_p_yes", 0.0):
+        return ""
+    return None
 
 
 @dataclass
