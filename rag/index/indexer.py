@@ -79,7 +79,9 @@ def index_corpus(
         index_dir=str(Path(index_dir)),
     )
     with open_writer(store, index_dir, wanted, rebuild) as writer:
-        new = _sync_articles(writer, corpus, [Path(p).resolve() for p in paths], report)
+        new, gone = _sync_articles(writer, corpus, [Path(p).resolve() for p in paths])
+        report.added, report.removed = len(new), len(gone)
+        report.unchanged = len(corpus.articles) - len(new)
         chunked = [(a, chunk_article(a, settings, _fits(embedder))) for a in new]
         _embed_and_add(writer, chunked, embedder, progress, batch_size)
         report.embedded_chunks = sum(len(chunks) for _, chunks in chunked)
@@ -95,9 +97,10 @@ def _in_scope(source_abs: str, roots: list[Path]) -> bool:
 
 
 def _sync_articles(
-    writer: StoreWriter, corpus: Corpus, roots: list[Path], report: IndexReport
-) -> list[Article]:
-    """Remove the articles gone from ``roots``, record moved files; the articles to add."""
+    writer: StoreWriter, corpus: Corpus, roots: list[Path]
+) -> tuple[list[Article], list[str]]:
+    """Remove the articles gone from ``roots`` and record moved files; the articles to
+    add and the ids removed."""
     wanted = {a.article_id for a in corpus.articles}
     existing = writer.sources()
     gone = [aid for aid, src in existing.items() if aid not in wanted and _in_scope(src, roots)]
@@ -106,9 +109,7 @@ def _sync_articles(
     for article in corpus.articles:  # a kept article may have moved file
         if article.article_id in existing:
             writer.move(article)
-    report.added, report.removed = len(new), len(gone)
-    report.unchanged = len(corpus.articles) - len(new)
-    return new
+    return new, gone
 
 
 def _fits(embedder: Embedder) -> Fits:
