@@ -4,8 +4,8 @@
 
 The synthetic index holds random 384-d vectors (MiniLM's dimension), four
 sentence-window vectors per chunk (as the seeds have), and BM25 text made of seed
-words, so FAISS and BM25 do real work at that size; query embedding with MiniLM is
-timed separately on the seeds index.
+words, written by the FAISS store's writer, so FAISS and BM25 do real work at that
+size; query embedding with MiniLM is timed separately on the seeds index.
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sqlite3
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 import rag
-from rag.index.bm25 import BM25
+from rag.index.base import EmbeddedChunk, IndexSettings, Store
+from rag.index.faiss_store import FaissStore
+from rag.index.faiss_writer import FaissWriter
 from rag.index.retrieval import Retriever, SearchOptions
-from rag.index.store import SCHEMA, Manifest, Store, generation_files
+from rag.types import Article, Chunk
 
 
 def percentiles(samples: list[float]) -> str:
@@ -60,42 +60,32 @@ class FixedEmbedder:
 
 
 WINDOWS_PER_CHUNK = 4  # the seeds index has 264 windows for 70 chunks
+CHUNKS_PER_ARTICLE = 1000
 
 
 def synthetic_store(directory: Path, n: int, dim: int, vocab: list[str]) -> Store:
-    rng, files = random.Random(0), generation_files(1)
-    vectors = np.random.default_rng(0).standard_normal((n, dim)).astype(np.float32)
-    faiss.normalize_L2(vectors)
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    index.add_with_ids(vectors, np.arange(1, n + 1, dtype=np.int64))
-    faiss.write_index(index, str(directory / files["vectors"]))
-    per_chunk = WINDOWS_PER_CHUNK
-    windows = np.random.default_rng(1).standard_normal((n * per_chunk, dim)).astype(np.float32)
-    faiss.normalize_L2(windows)
-    window_index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    window_index.add_with_ids(windows, np.arange(1, n * per_chunk + 1, dtype=np.int64))
-    del windows
-    faiss.write_index(window_index, str(directory / files["windows"]))
-    texts = [" ".join(rng.choices(vocab, k=120)) for _ in range(n)]
-    db = sqlite3.connect(directory / files["chunks"])
-    db.executescript(SCHEMA)
-    db.execute("INSERT INTO articles VALUES ('a', 'Synthetic', 'synthetic', '', '', 0, '')")
-    db.executemany(
-        "INSERT INTO chunks VALUES (?, ?, 'a', ?, ?, 0, 0, 0)",
-        [(i + 1, f"a:{i}", i, t) for i, t in enumerate(texts)],
-    )
-    db.executemany(
-        "INSERT INTO windows VALUES (?, ?)",
-        [(w + 1, w // per_chunk + 1) for w in range(n * per_chunk)],
-    )
-    db.commit()
-    db.close()
-    BM25.build(enumerate(texts, start=1)).save(directory / files["bm25"])
-    from rag.index.atomic import sha256_file
+    """``n`` chunks of random words with random unit vectors, written by the FAISS writer."""
+    rng, vectors = random.Random(0), np.random.default_rng(0)
+    with FaissWriter.open(directory, IndexSettings("synthetic", dim, {}), rebuild=True) as writer:
+        for first in range(0, n, CHUNKS_PER_ARTICLE):
+            size = min(CHUNKS_PER_ARTICLE, n - first)
+            article = Article(f"a{first}", "Synthetic", "", "synthetic")
+            chunks = [
+                EmbeddedChunk(
+                    Chunk(f"{article.article_id}:{i}", article.article_id, i, text, 0, 0, 0),
+                    _unit(vectors, 1, dim)[0],
+                    _unit(vectors, WINDOWS_PER_CHUNK, dim),
+                )
+                for i, text in enumerate(" ".join(rng.choices(vocab, k=120)) for _ in range(size))
+            ]
+            writer.add(article, chunks)
+        writer.commit()
+    return FaissStore.open(directory)
 
-    manifest = Manifest("synthetic", dim, {}, 1, files,
-                        {f: sha256_file(directory / f) for f in files.values()})  # fmt: skip
-    return Store(directory, manifest)
+
+def _unit(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
+    v = rng.standard_normal((rows, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
 def main() -> None:
@@ -113,9 +103,8 @@ def main() -> None:
     print(f"  of which MiniLM query embedding: {percentiles(embed)}")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        vocab = sorted(
-            {w for r in kb.store.db.execute("SELECT text FROM chunks") for w in r[0].split()}
-        )
+        every = kb.store.chunks(sorted(kb.store.ids_where(None, None))).values()
+        vocab = sorted({w for item in every for w in item.chunk.text.split()})
         store = synthetic_store(Path(tmp), args.synthetic, kb.embedder.dim, vocab)
         print(
             f"synthetic index of {len(store)} chunks built in {time.perf_counter() - started:.0f} s"

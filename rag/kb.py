@@ -23,11 +23,12 @@ from rag.answer.backends import BACKENDS, LLMS, backend_name
 from rag.answer.evidence import EvidenceSelector
 from rag.answer.pipeline import answer_stream
 from rag.errors import ConfigError
+from rag.index.base import Store, check_embedder
 from rag.index.chunking import ChunkSettings
 from rag.index.embedders import Embedder, make_embedder
 from rag.index.indexer import IndexReport, index_corpus
 from rag.index.retrieval import Retriever, SearchOptions
-from rag.index.store import Manifest, Store, check_embedder
+from rag.index.store import DEFAULT_STORE, open_store
 from rag.llm.base import LLM, Message
 from rag.types import Answer, Hit
 
@@ -58,7 +59,7 @@ class KnowledgeBase:
 
     @property
     def index_dir(self) -> Path:
-        return self.store.directory
+        return Path(self.store.location)
 
     def articles(self) -> list[dict[str, Any]]:
         return self.store.articles()
@@ -127,18 +128,23 @@ class KnowledgeBase:
 
 
 def load(
-    index_dir: str | Path = "index", *, embedder: str | Embedder | None = None
+    index_dir: str | Path = "index",
+    *,
+    embedder: str | Embedder | None = None,
+    store: str = DEFAULT_STORE,
 ) -> KnowledgeBase:
-    """Open an index; the embedder defaults to the one the manifest names."""
-    directory = Path(index_dir)
-    manifest = Manifest.read(directory)
+    """Open an index; the embedder defaults to the one the index was made with.
+
+    ``store`` names the store kind (``rag.index.store.STORES``).
+    """
+    opened = open_store(store, index_dir)
+    made = opened.settings
     if embedder is None:
-        spec = "minilm" if manifest.embedder == "all-MiniLM-L6-v2" else manifest.embedder
-        embedder = make_embedder(spec)
+        embedder = make_embedder("minilm" if made.embedder == "all-MiniLM-L6-v2" else made.embedder)
     elif isinstance(embedder, str):
         embedder = make_embedder(embedder)
-    check_embedder(manifest, embedder.name, embedder.dim, directory)
-    return KnowledgeBase(Store(directory, manifest), embedder)
+    check_embedder(made, embedder.name, embedder.dim, opened.location)
+    return KnowledgeBase(opened, embedder)
 
 
 def build(
@@ -149,12 +155,15 @@ def build(
     settings: ChunkSettings | None = None,
     rebuild: bool = False,
     progress: bool = True,
+    store: str = DEFAULT_STORE,
 ) -> KnowledgeBase:
     """Index ``paths`` into ``index_dir`` (incrementally) and load the result."""
     if isinstance(paths, str | Path):
         paths = [paths]
     emb = make_embedder(embedder) if embedder is None or isinstance(embedder, str) else embedder
-    report = index_corpus(paths, index_dir, emb, settings, rebuild=rebuild, progress=progress)
-    kb = load(index_dir, embedder=emb)
+    report = index_corpus(
+        paths, index_dir, emb, settings, rebuild=rebuild, progress=progress, store=store
+    )
+    kb = load(index_dir, embedder=emb, store=store)
     kb.report = report
     return kb

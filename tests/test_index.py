@@ -16,7 +16,7 @@ import rag
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.index.embedders import HashEmbedder
 from rag.index.indexer import index_corpus
-from rag.index.store import Manifest
+from rag.index.manifest import Manifest
 
 
 class CountingEmbedder(HashEmbedder):

@@ -29,7 +29,7 @@ from rag.evaluation.compare import load_report
 from rag.evaluation.grade import QuestionResult
 from rag.evaluation.overall import by_kind, overall
 from rag.evaluation.support import ClaimScore, quote_claim
-from rag.index.store import Store
+from rag.index.store import DEFAULT_STORE, open_store
 
 SHOWN = (
     "citation_recall",
@@ -42,11 +42,12 @@ SHOWN = (
 )
 
 
-def chunk_texts(index: str | Path) -> dict[str, str]:
+def chunk_texts(index: str | Path, kind: str = DEFAULT_STORE) -> dict[str, str]:
     """chunk id -> chunk text, for every chunk of the index."""
-    store = Store.open(index)
+    store = open_store(kind, index)
     try:
-        return dict(store.db.execute("SELECT chunk_id, text FROM chunks"))
+        every = store.chunks(sorted(store.ids_where(None, None))).values()
+        return {item.chunk.chunk_id: item.chunk.text for item in every}
     finally:
         store.close()
 

@@ -1,5 +1,5 @@
-"""Hybrid retrieval: dense FAISS (chunks and their sentence windows) + BM25, fused by
-reciprocal rank, optional MMR.
+"""Hybrid retrieval: dense (chunks and their sentence windows) + BM25, fused by
+reciprocal rank, optional MMR. The rankings come from a store (``rag/index/base.py``).
 
 >>> # retriever.search("What did the envoy call the coalition?", SearchOptions(k=3))
 """
@@ -7,12 +7,13 @@ reciprocal rank, optional MMR.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from rag.index.embedders import Embedder
 from rag.errors import InputError
-from rag.index.store import Store
+from rag.index.base import Ranking, Store
+from rag.index.embedders import Embedder
 from rag.types import Hit
 
 MODES = ("hybrid", "dense", "bm25")
@@ -48,10 +49,24 @@ def rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
     return fused
 
 
+class Searcher(Protocol):
+    """What the answer pipeline asks of retrieval."""
+
+    def search(self, query: str, options: SearchOptions | None = None) -> list[Hit]: ...
+
+    def lead(self, query: str, article_id: str, n: int = 1) -> list[Hit]: ...
+
+    def knows(self, term: str) -> bool: ...
+
+
 class Retriever:
+    """The :class:`Searcher` over a :class:`~rag.index.base.Store` and an embedder."""
+
     def __init__(self, store: Store, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
+        # (query, vector) of the last search: a summary asks for the lead of the same query
+        self._last: tuple[str, np.ndarray] | None = None
 
     def search(self, query: str, options: SearchOptions | None = None) -> list[Hit]:
         options = options or SearchOptions()
@@ -60,7 +75,7 @@ class Retriever:
         allowed = None
         if options.article or options.source:
             allowed = self.store.ids_where(options.article, options.source)
-        qvec = self.embedder.embed([query])[0]
+        qvec = self._embed(query)
         dense = self._dense(qvec, options, allowed)
         lexical = self._lexical(query, options, allowed)
         ranked = self._fuse(dense, lexical, options)
@@ -70,43 +85,42 @@ class Retriever:
 
     def knows(self, term: str) -> bool:
         """Does any indexed passage hold this stemmed term (``rag.text.words.terms``)?"""
-        return term in self.store.bm25
+        return self.store.knows(term)
 
     def lead(self, query: str, article_id: str, n: int = 1) -> list[Hit]:
         """The first ``n`` passages of an article, in order, scored against ``query``.
 
         A news article states its gist first, so a summary starts from its lead.
         """
-        qvec = self.embedder.embed([query])[0]
+        qvec = self._embed(query)
         return self._hits([(i, 0.0) for i in self.store.lead(article_id, n)], qvec, {})
+
+    def _embed(self, query: str) -> np.ndarray:
+        last = self._last  # one read: another thread may replace it meanwhile
+        if last is not None and last[0] == query:
+            return last[1]
+        qvec = self.embedder.embed([query])[0]
+        self._last = (query, qvec)
+        return qvec
 
     def _dense(
         self, qvec: np.ndarray, options: SearchOptions, allowed: set[int] | None
-    ) -> list[list[tuple[int, float]]]:
+    ) -> list[Ranking]:
         """Two rankings: by chunk vector, and by the chunk's best sentence window."""
         if options.mode == "bm25":
             return []
         n = options.candidates
-        windows = self.store.dense_windows(qvec, n, allowed)
-        if allowed is None:
-            return [self.store.dense(qvec, n), windows]
-        scored = [(i, float(self.store.vector(i) @ qvec)) for i in allowed]
-        return [sorted(scored, key=lambda pair: -pair[1])[:n], windows]
+        return [self.store.dense(qvec, n, allowed), self.store.dense_windows(qvec, n, allowed)]
 
-    def _lexical(
-        self, query: str, options: SearchOptions, allowed: set[int] | None
-    ) -> list[tuple[int, float]]:
+    def _lexical(self, query: str, options: SearchOptions, allowed: set[int] | None) -> Ranking:
         if options.mode == "dense":
             return []
-        pairs = self.store.bm25.top(query, len(self.store.bm25.ids))
-        if allowed is not None:
-            pairs = [p for p in pairs if p[0] in allowed]
-        return pairs[: options.candidates]
+        return self.store.lexical(query, options.candidates, allowed)
 
     def _fuse(
         self,
-        dense: list[list[tuple[int, float]]],
-        lexical: list[tuple[int, float]],
+        dense: list[Ranking],
+        lexical: Ranking,
         options: SearchOptions,
     ) -> list[tuple[int, float]]:
         if options.mode == "bm25":
@@ -143,23 +157,23 @@ class Retriever:
         qvec: np.ndarray,
         lexical: dict[int, float],
     ) -> list[Hit]:
-        rows = self.store.rows([i for i, _ in ranked])
+        stored = self.store.chunks([i for i, _ in ranked])
         hits = []
-        for faiss_id, score in ranked:
-            row = rows[faiss_id]
+        for key, score in ranked:
+            item = stored[key]
             hits.append(
                 Hit(
-                    chunk_id=row["chunk_id"],
-                    article_id=row["article_id"],
-                    title=row["title"],
-                    source=row["source"],
-                    text=row["text"],
-                    start=row["start"],
-                    end=row["end"],
+                    chunk_id=item.chunk.chunk_id,
+                    article_id=item.chunk.article_id,
+                    title=item.title,
+                    source=item.source,
+                    text=item.chunk.text,
+                    start=item.chunk.start,
+                    end=item.chunk.end,
                     score=round(score, 6),
-                    publisher=row["publisher"] or "",
-                    dense_score=round(float(self.store.vector(faiss_id) @ qvec), 6),
-                    bm25_score=round(lexical.get(faiss_id, 0.0), 6),
+                    publisher=item.publisher,
+                    dense_score=round(float(self.store.vector(key) @ qvec), 6),
+                    bm25_score=round(lexical.get(key, 0.0), 6),
                 )
             )
         return hits

@@ -1,0 +1,146 @@
+"""The store role: where chunks, their vectors and their words live between indexing and search.
+
+Two protocols, one per side: :class:`Store` is what the retriever reads,
+:class:`StoreWriter` what the indexer writes through. A store kind
+(``rag/index/store.py``: ``STORES``) opens both; FAISS + SQLite + BM25 files in a
+directory (``rag/index/faiss_store.py``) is the first.
+
+Chunks are known to a store by an integer *key* (FAISS ids in the FAISS store);
+rankings are ``(key, score)`` pairs, best first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag.errors import IndexMismatch
+from rag.types import Article, Chunk
+
+log = logging.getLogger("rag")
+
+Ranking = list[tuple[int, float]]
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """What an index was made with; a store refuses a reader or writer with other settings."""
+
+    embedder: str
+    dim: int
+    chunker: dict[str, int]
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as a store gives it back, with what a citation needs of its article."""
+
+    key: int
+    chunk: Chunk
+    title: str
+    source: str
+    publisher: str
+
+
+@dataclass(frozen=True)
+class EmbeddedChunk:
+    """A chunk ready to store: its vector and one vector per sentence window
+    (``rag.index.windows``), rows in window order."""
+
+    chunk: Chunk
+    vector: np.ndarray
+    windows: np.ndarray
+
+
+class Store(Protocol):
+    """One live index, read-only: vector, window and BM25 rankings, filters, chunk rows."""
+
+    location: str  # a directory, a database URL: shown in messages
+
+    @property
+    def settings(self) -> IndexSettings:
+        """The embedder and chunker the index was made with."""
+        ...
+
+    def __len__(self) -> int: ...  # chunks held
+
+    def dense(self, query: np.ndarray, n: int, allowed: set[int] | None = None) -> Ranking:
+        """The ``n`` chunks closest to ``query`` by cosine (only ``allowed`` keys if given)."""
+        ...
+
+    def dense_windows(self, query: np.ndarray, n: int, allowed: set[int] | None = None) -> Ranking:
+        """Chunks ranked by their best sentence window's cosine to ``query``."""
+        ...
+
+    def lexical(self, query: str, n: int, allowed: set[int] | None = None) -> Ranking:
+        """The ``n`` best chunks by BM25, those scoring above zero only."""
+        ...
+
+    def knows(self, term: str) -> bool:
+        """Does any chunk hold this stemmed term (``rag.text.words.terms``)?"""
+        ...
+
+    def vector(self, key: int) -> np.ndarray: ...
+
+    def chunks(self, keys: Sequence[int]) -> dict[int, StoredChunk]: ...
+
+    def lead(self, article_id: str, n: int) -> list[int]:
+        """Keys of an article's first ``n`` chunks, in article order."""
+        ...
+
+    def ids_where(self, article: str | None, source: str | None) -> set[int]:
+        """Keys of the chunks of articles matching the filter (id or part of the title;
+        source file or its tail); ``None`` matches every article."""
+        ...
+
+    def articles(self) -> list[dict[str, Any]]:
+        """One row per article (article_id, title, source, publisher, title_derived,
+        chunks), by source then insertion order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class StoreWriter(Protocol):
+    """One batch of changes to an index; readers see none of it before :meth:`commit`."""
+
+    def sources(self) -> dict[str, str]:
+        """Article id -> the absolute path of the file it was read from, for every article."""
+        ...
+
+    def remove(self, article_ids: Sequence[str]) -> None: ...
+
+    def move(self, article: Article) -> None:
+        """Record that a stored article now comes from ``article.source``."""
+        ...
+
+    def add(self, article: Article, chunks: Sequence[EmbeddedChunk]) -> None: ...
+
+    def commit(self) -> dict[str, int]:
+        """Make the changes live; the counts of ``articles`` and ``chunks`` held after."""
+        ...
+
+
+def check_embedder(made: IndexSettings, name: str, dim: int, location: str) -> None:
+    if made.embedder != name or made.dim != dim:
+        raise IndexMismatch(
+            f"the index at {location} was made with embedder {made.embedder!r} "
+            f"(dim {made.dim}), not {name!r} (dim {dim}): rebuild it with "
+            f"'rag index PATH --index {location} --rebuild' or load it with that embedder"
+        )
+
+
+def keeps_previous(made: IndexSettings | None, wanted: IndexSettings, location: str) -> bool:
+    """Can a writer add to what the index holds? No when there is nothing or it was
+    chunked otherwise (every article is chunked again); another embedder is an error."""
+    if made is None:
+        return False
+    check_embedder(made, wanted.embedder, wanted.dim, location)
+    if made.chunker != wanted.chunker:
+        log.warning("chunker settings changed: re-chunking every article")
+        return False
+    return True

@@ -1,0 +1,263 @@
+"""The tests every store kind must pass, written against the Store and StoreWriter protocols.
+
+A store kind proves itself by subclassing :class:`StoreContract` and giving a
+function-scoped ``store`` fixture: a :class:`Place`, an empty location of that kind.
+Vectors come from the deterministic hash embedder, so the suite is fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.errors import IndexMismatch
+from rag.index.base import EmbeddedChunk, IndexSettings, Store, StoreWriter
+from rag.index.embedders import HashEmbedder
+from rag.index.store import StoreKind
+from rag.index.windows import windows
+from rag.text.words import terms
+from rag.types import Article, Chunk
+
+EMBEDDER = HashEmbedder(256)
+SETTINGS = IndexSettings(EMBEDDER.name, EMBEDDER.dim, {"max_tokens": 200, "overlap_tokens": 0})
+
+PASSAGES = {  # article id -> (title, its passages)
+    "drones": (
+        "Long-range drone strikes",
+        [
+            "Ukrainian drones struck two refineries. The fires burned overnight.",
+            "Officials in Moscow said air defences shot down most of them.",
+        ],
+    ),
+    "talks": (
+        "Peace talks in London",
+        [
+            "Envoys met in London for peace talks. The mood was tense.",
+            "A ceasefire was not agreed. Another round is planned.",
+            "Helicopters flew the delegates to Uzbekistan afterwards.",
+        ],
+    ),
+    "budget": ("Council budget", ["The council approved a new budget for parks."]),
+}
+
+
+@dataclass(frozen=True)
+class Place:
+    """An empty location of one store kind, opened for reading and writing by the tests."""
+
+    kind: StoreKind
+    location: str
+
+    def writer(
+        self, settings: IndexSettings = SETTINGS, rebuild: bool = False
+    ) -> AbstractContextManager[StoreWriter]:
+        return self.kind.writer(self.location, settings, rebuild)
+
+    def open(self) -> Store:
+        return self.kind.open(self.location)
+
+
+def article(article_id: str, folder: Path) -> tuple[Article, list[Chunk]]:
+    title, passages = PASSAGES[article_id]
+    text = "\n\n".join(passages)
+    chunks, start = [], 0
+    for ordinal, passage in enumerate(passages):
+        start = text.index(passage, start)
+        end = start + len(passage)
+        chunk = Chunk(f"{article_id}:{ordinal}", article_id, ordinal, passage, start, end, 9)
+        chunks.append(chunk)
+        start = end
+    source = str(folder / f"{article_id}.txt")
+    return Article(article_id, title, text, source, publisher="The Desk"), chunks
+
+
+def embedded(chunks: Sequence[Chunk]) -> list[EmbeddedChunk]:
+    return [
+        EmbeddedChunk(c, EMBEDDER.embed([c.text])[0], EMBEDDER.embed(windows(c.text)))
+        for c in chunks
+    ]
+
+
+def write(place: Place, folder: Path, ids: Sequence[str] = tuple(PASSAGES)) -> dict[str, int]:
+    with place.writer() as writer:
+        for article_id in ids:
+            item, chunks = article(article_id, folder)
+            writer.add(item, embedded(chunks))
+        return writer.commit()
+
+
+def query(text: str) -> np.ndarray:
+    return EMBEDDER.embed([text])[0]
+
+
+class StoreContract:
+    """Subclasses provide a function-scoped ``store`` fixture returning an empty :class:`Place`."""
+
+    @pytest.fixture
+    def filled(self, store: Place, tmp_path: Path) -> Iterator[Store]:
+        write(store, tmp_path)
+        opened = store.open()
+        yield opened
+        opened.close()
+
+    def key_of(self, opened: Store, chunk_id: str) -> int:
+        every = opened.chunks(sorted(opened.ids_where(None, None)))
+        return next(k for k, item in every.items() if item.chunk.chunk_id == chunk_id)
+
+    def test_an_empty_commit_gives_an_empty_store(self, store: Place) -> None:
+        with store.writer() as writer:
+            assert writer.sources() == {}
+            assert writer.commit() == {"articles": 0, "chunks": 0}
+        opened = store.open()
+        assert len(opened) == 0 and opened.articles() == []
+        assert opened.dense(query("drones"), 5) == []
+        assert opened.dense_windows(query("drones"), 5) == []
+        assert opened.lexical("drones", 5) == [] and not opened.knows(terms("drones")[0])
+        assert opened.chunks([]) == {} and opened.ids_where(None, None) == set()
+        opened.close()
+
+    def test_commit_counts_and_settings(self, store: Place, tmp_path: Path) -> None:
+        assert write(store, tmp_path) == {"articles": 3, "chunks": 6}
+        opened = store.open()
+        assert len(opened) == 6 and opened.settings == SETTINGS
+        opened.close()
+
+    def test_articles_are_listed_with_their_chunk_counts(self, filled: Store) -> None:
+        listed = {a["article_id"]: a for a in filled.articles()}
+        assert {k: a["chunks"] for k, a in listed.items()} == {"drones": 2, "talks": 3, "budget": 1}
+        assert listed["talks"]["title"] == "Peace talks in London"
+        assert listed["talks"]["publisher"] == "The Desk"
+        assert not listed["talks"]["title_derived"]
+
+    def test_chunks_come_back_as_written(self, store: Place, filled: Store, tmp_path: Path) -> None:
+        written, chunks = article("talks", tmp_path)
+        keys = [self.key_of(filled, c.chunk_id) for c in chunks]
+        stored = filled.chunks(keys)
+        assert [stored[k].chunk for k in keys] == chunks
+        assert {(s.title, s.source, s.publisher) for s in stored.values()} == {
+            (written.title, written.source, "The Desk")
+        }
+        for key, chunk in zip(keys, embedded(chunks), strict=True):
+            np.testing.assert_allclose(filled.vector(key), chunk.vector, atol=1e-6)
+        assert filled.chunks([max(filled.ids_where(None, None)) + 100]) == {}
+
+    def test_dense_ranks_the_closest_chunk_first(self, filled: Store) -> None:
+        text = PASSAGES["talks"][1][2]
+        ranking = filled.dense(query(text), 3)
+        assert len(ranking) == 3 and ranking[0][0] == self.key_of(filled, "talks:2")
+        assert ranking[0][1] == pytest.approx(1.0, abs=1e-5)
+        assert [s for _, s in ranking] == sorted((s for _, s in ranking), reverse=True)
+        assert len(filled.dense(query(text), 100)) == 6
+
+    def test_dense_windows_rank_a_chunk_by_its_best_window(self, filled: Store) -> None:
+        ranking = filled.dense_windows(query("Ukrainian drones struck two refineries."), 3)
+        keys = [k for k, _ in ranking]
+        assert keys[0] == self.key_of(filled, "drones:0") and len(set(keys)) == len(keys) == 3
+        assert [s for _, s in ranking] == sorted((s for _, s in ranking), reverse=True)
+
+    def test_lexical_ranks_by_bm25_above_zero_only(self, filled: Store) -> None:
+        ranking = filled.lexical("Uzbekistan helicopters", 5)
+        assert [k for k, _ in ranking] == [self.key_of(filled, "talks:2")]
+        assert ranking[0][1] > 0
+        assert filled.lexical("zeppelin", 5) == []
+        assert len(filled.lexical("the", 2)) <= 2
+
+    def test_knows_stemmed_terms(self, filled: Store) -> None:
+        assert all(filled.knows(t) for t in terms("refineries helicopters"))
+        assert not filled.knows(terms("zeppelins")[0])
+
+    def test_every_ranking_respects_a_filter(self, filled: Store) -> None:
+        allowed = filled.ids_where("budget", None)
+        assert allowed == {self.key_of(filled, "budget:0")}
+        qvec = query("drones struck refineries")
+        for ranking in (
+            filled.dense(qvec, 5, allowed),
+            filled.dense_windows(qvec, 5, allowed),
+            filled.lexical("council budget parks", 5, allowed),
+        ):
+            assert ranking and {k for k, _ in ranking} <= allowed
+        assert filled.lexical("drones", 5, allowed) == []
+
+    def test_filters_by_article_title_and_source(self, filled: Store) -> None:
+        talks = {self.key_of(filled, f"talks:{i}") for i in range(3)}
+        assert filled.ids_where("talks", None) == talks  # the article id
+        assert filled.ids_where("Peace talks", None) == talks  # part of the title
+        assert filled.ids_where(None, "talks.txt") == talks  # the source's tail
+        assert filled.ids_where("Peace", "budget.txt") == set()
+        assert len(filled.ids_where(None, None)) == 6
+
+    def test_lead_gives_an_articles_first_chunks_in_order(self, filled: Store) -> None:
+        keys = [self.key_of(filled, f"talks:{i}") for i in range(3)]
+        assert filled.lead("talks", 2) == keys[:2]
+        assert filled.lead("talks", 10) == keys and filled.lead("nothing", 3) == []
+
+    def test_a_second_writer_adds_to_the_first(self, store: Place, tmp_path: Path) -> None:
+        write(store, tmp_path, ["drones"])
+        before = store.open()
+        first = before.ids_where(None, None)
+        before.close()
+        assert write(store, tmp_path, ["talks"]) == {"articles": 2, "chunks": 5}
+        opened = store.open()
+        assert first < opened.ids_where(None, None) and len(opened) == 5
+        assert opened.lexical("refineries", 5) and opened.lexical("Uzbekistan", 5)
+        opened.close()
+
+    def test_removed_articles_leave_every_ranking(self, store: Place, tmp_path: Path) -> None:
+        write(store, tmp_path)
+        with store.writer() as writer:
+            assert set(writer.sources()) == set(PASSAGES)
+            writer.remove(["drones"])
+            assert writer.commit() == {"articles": 2, "chunks": 4}
+        opened = store.open()
+        qvec = query("Ukrainian drones struck two refineries.")
+        assert len(opened) == 4 and opened.ids_where("drones", None) == set()
+        assert opened.lexical("refineries", 5) == [] and not opened.knows(terms("refineries")[0])
+        assert len(opened.dense(qvec, 10)) == 4
+        assert {k for k, _ in opened.dense_windows(qvec, 10)} == opened.ids_where(None, None)
+        opened.close()
+
+    def test_a_moved_article_keeps_its_chunks(self, store: Place, tmp_path: Path) -> None:
+        write(store, tmp_path, ["budget"])
+        moved, _ = article("budget", tmp_path / "elsewhere")
+        with store.writer() as writer:
+            writer.move(moved)
+            writer.commit()
+        with store.writer() as writer:
+            assert writer.sources() == {"budget": str(Path(moved.source).resolve())}
+        opened = store.open()
+        assert [a["source"] for a in opened.articles()] == [moved.source]
+        assert len(opened) == 1
+        opened.close()
+
+    def test_nothing_is_visible_before_commit(self, store: Place, tmp_path: Path) -> None:
+        write(store, tmp_path, ["budget"])
+        with pytest.raises(RuntimeError, match="interrupted"), store.writer() as writer:
+            writer.remove(["budget"])
+            item, chunks = article("talks", tmp_path)
+            writer.add(item, embedded(chunks))
+            raise RuntimeError("interrupted")
+        opened = store.open()
+        assert [a["article_id"] for a in opened.articles()] == ["budget"] and len(opened) == 1
+        opened.close()
+
+    def test_rebuild_starts_empty(self, store: Place, tmp_path: Path) -> None:
+        write(store, tmp_path)
+        with store.writer(rebuild=True) as writer:
+            assert writer.sources() == {}
+            assert writer.commit() == {"articles": 0, "chunks": 0}
+
+    def test_another_embedder_is_refused_and_another_chunker_starts_afresh(
+        self, store: Place, tmp_path: Path
+    ) -> None:
+        write(store, tmp_path)
+        other = IndexSettings("hash:64", 64, SETTINGS.chunker)
+        with pytest.raises(IndexMismatch, match="hash:256"), store.writer(other):
+            pass
+        rechunked = IndexSettings(SETTINGS.embedder, SETTINGS.dim, {"max_tokens": 100})
+        with store.writer(rechunked) as writer:
+            assert writer.sources() == {}
