@@ -33,6 +33,7 @@ from rag.evaluation.records import Question, load_questions, parse_question, spr
 from rag.evaluation.runner import Outcome, Settings, main, run, select
 from rag.evaluation.support import claims, score_claims, supports, token_recall
 from rag.evaluation.text import contains_answer
+from rag.index.base import StoredChunk
 from rag.index.retrieval import Retriever, SearchOptions
 from rag.kb import KnowledgeBase
 from rag.llm.base import Message
@@ -402,21 +403,15 @@ class RandomRetriever(Retriever):
         k = (options or SearchOptions()).k
         every = sorted(self.store.ids_where(None, None))
         ids = random.Random(query).sample(every, min(k, len(every)))
-        rows = self.store.rows(ids)
-        return [
-            Hit(
-                rows[i]["chunk_id"],
-                rows[i]["article_id"],
-                rows[i]["title"],
-                rows[i]["source"],
-                rows[i]["text"],
-                rows[i]["start"],
-                rows[i]["end"],
-                1.0,
-                dense_score=1.0,
-            )
-            for i in ids
-        ]
+        stored = self.store.chunks(ids)
+        return [_hit(stored[i]) for i in ids]
+
+
+def _hit(s: StoredChunk) -> Hit:
+    c = s.chunk
+    return Hit(
+        c.chunk_id, c.article_id, s.title, s.source, c.text, c.start, c.end, 1.0, dense_score=1.0
+    )
 
 
 class MadeUpAnswerer:

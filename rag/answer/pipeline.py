@@ -25,7 +25,7 @@ from rag.answer.evidence import EvidenceSelector
 from rag.answer.prompt import answer_shape
 from rag.answer.question import as_messages, clean_question, standalone_query
 from rag.errors import IncompleteResponse
-from rag.index.retrieval import Retriever, SearchOptions
+from rag.index.retrieval import Searcher, SearchOptions
 from rag.llm.base import Message
 from rag.text.markers import strip_markers
 from rag.text.refusals import REFUSAL, is_refusal
@@ -35,7 +35,7 @@ from rag.types import Answer, Hit
 def answer_stream(
     question: str,
     history: Sequence[Message | dict[str, str]] | None,
-    retriever: Retriever,
+    retriever: Searcher,
     answerer: Answerer,
     options: SearchOptions,
     policy: AbstainPolicy,
@@ -98,7 +98,7 @@ def _refused_before(question: str, hits: list[Hit], policy: AbstainPolicy) -> st
 
 
 def _select_evidence(
-    run: _Run, retriever: Retriever, selector: EvidenceSelector, query: str
+    run: _Run, retriever: Searcher, selector: EvidenceSelector, query: str
 ) -> None:
     """Evidence first: pick the sentences the answerer reads, then ask if they answer."""
     base, timings = run.base, run.base.timings
@@ -111,7 +111,7 @@ def _select_evidence(
     base.p_answerable = _answerability(run.answerer, run.question, run.shown, run.turns)
 
 
-def _refused_after(run: _Run, retriever: Retriever) -> str | None:
+def _refused_after(run: _Run, retriever: Searcher) -> str | None:
     """The note of a refusal decided by the model's P("Yes") ("" for none), else None."""
     p_yes = run.base.p_answerable
     if p_yes is None:
@@ -195,7 +195,7 @@ def _evidence_stream(run: _Run) -> Iterator[str]:
     yield run.cited.feed(quoted) + run.cited.close()
 
 
-def _summary_hits(retriever: Retriever, query: str, hits: list[Hit]) -> list[Hit]:
+def _summary_hits(retriever: Searcher, query: str, hits: list[Hit]) -> list[Hit]:
     """The best article's lead passage first, then its other hits (a summary's sources)."""
     lead = retriever.lead(query, hits[0].article_id)
     seen = {h.chunk_id for h in lead}

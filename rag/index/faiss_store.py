@@ -107,10 +107,6 @@ class FaissStore:
     def chunks(self, keys: Sequence[int]) -> dict[int, StoredChunk]:
         return self.table.chunks(keys)
 
-    def rows(self, keys: Sequence[int]) -> dict[int, sqlite3.Row]:
-        """The SQLite rows behind :meth:`chunks` (tests/test_evaluation.py reads these)."""
-        return self.table.rows(keys)
-
     def lead(self, article_id: str, n: int) -> list[int]:
         return self.table.lead(article_id, n)
 
