@@ -86,13 +86,13 @@ class Slow:
 
 
 @runtime_checkable
-class Fault(Protocol):
+class CustomReply(Protocol):
     """A script that writes its own response (tests/openai_faults.py has the fault injections)."""
 
     def serve(self, handler: BaseHTTPRequestHandler, stopping: threading.Event) -> None: ...
 
 
-Script = Reply | Respond | Echo | HttpError | Malformed | Truncated | Slow | Fault
+Script = Reply | Respond | Echo | HttpError | Malformed | Truncated | Slow | CustomReply
 
 
 @dataclass
@@ -159,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
         script = self.server.script
         if not self.path.rstrip("/").endswith("/chat/completions"):
             return self._json(404, {"error": {"message": f"no route {self.path}"}})
-        if isinstance(script, Fault):
+        if isinstance(script, CustomReply):
             return script.serve(self, self.server.stopping)
         if isinstance(script, HttpError):
             err = {"message": script.message, "type": "fake_error", "code": script.status}

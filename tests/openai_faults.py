@@ -15,13 +15,22 @@ Example::
 
 from __future__ import annotations
 
+import html
 import json
+import os
+import re
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
-from fake_openai_server import HttpError, Script, Truncated, chunk_event
+from rag.llm.openai_backend import OpenAIConfig, OpenAILLM
 
+from fake_openai_server import FakeOpenAIServer, HttpError, Script, Truncated, chunk_event
+
+ROOT = Path(__file__).resolve().parent.parent
 PORTAL = b"""<!DOCTYPE html>
 <html><head><meta http-equiv="refresh" content="0; url=http://login.hotel.example/">
 <title>Hotel Wi-Fi: log in</title></head>
@@ -136,3 +145,41 @@ FAULTS = {
     "dropped-mid-stream": Fault(Truncated("The answer is forty", chunked=True), "incomplete"),
     "cut-before-finish": Fault(Truncated("The answer is forty"), "incomplete"),
 }
+
+
+# --- the layers a fault is checked through -----------------------------------------------
+
+
+def make_llm(server: FakeOpenAIServer, **settings: object) -> OpenAILLM:
+    """The openai backend pointed at ``server``, failing fast (no retries); settings win."""
+    settings = {"base_url": server.base_url, "max_retries": 0, "timeout": 5.0, **settings}
+    return OpenAILLM(OpenAIConfig(**settings))  # type: ignore[arg-type]
+
+
+def rag_ask(
+    index_dir: Path, question: str, base_url: str, *flags: str, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """``rag [flags] ask QUESTION --backend openai`` against ``base_url``, as a user runs it.
+
+    ``settings`` become ``RAG_OPENAI_*`` variables: ``deadline="1"`` is RAG_OPENAI_DEADLINE=1.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
+    env.update(PYTHONPATH=str(ROOT), RAG_OPENAI_BASE_URL=base_url, RAG_OPENAI_RETRIES="0")
+    env.update({f"RAG_OPENAI_{k.upper()}": v for k, v in settings.items()})
+    args = [*flags, "ask", question, "--backend", "openai", "--index", str(index_dir)]
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def chat_text(display: str) -> str:
+    r"""A chat message as the user reads it: HTML entities and Markdown escapes undone.
+
+    >>> chat_text(r"a \*\*\* &amp; b")
+    'a *** & b'
+    """
+    return re.sub(r"\\(.)", r"\1", html.unescape(display))

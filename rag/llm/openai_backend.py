@@ -67,6 +67,7 @@ class OpenAILLM:
     ) -> Iterator[str]:
         if max_tokens < 1:
             raise ConfigError(f"max_tokens must be at least 1; got {max_tokens!r}")
+        self._get_client()  # first: the deadline is the server's time, not the import's
         reply = _Reply(self.config, time.monotonic() + self.config.deadline)
         self.last_usage = reply.usage
         chunks = self._open(messages, max_tokens, temperature)

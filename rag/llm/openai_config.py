@@ -16,14 +16,6 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rag.errors import ConfigError
 
-ENV_HELP = """\
-The openai backend reads RAG_OPENAI_BASE_URL (default https://api.openai.com/v1),
-RAG_OPENAI_MODEL (gpt-4o-mini), RAG_OPENAI_API_KEY or OPENAI_API_KEY,
-RAG_OPENAI_TIMEOUT (60: seconds the server may stay silent), RAG_OPENAI_RETRIES (1),
-RAG_OPENAI_DEADLINE (300: seconds one reply may take in all) and RAG_OPENAI_TOKEN_CAP
-(2048: pieces of text accepted from one reply); past the deadline or the cap the answer
-ends marked incomplete."""
-
 
 @dataclass(frozen=True, repr=False)
 class OpenAIConfig:
@@ -56,7 +48,7 @@ class OpenAIConfig:
         """Like the dataclass's, with the API key and the URL's credentials hidden.
 
         >>> config = OpenAIConfig("http://me:pw@localhost:8080/v1", api_key="sk-secret")
-        >>> repr(config)[:74]
+        >>> repr(config)[:73]
         "OpenAIConfig(base_url='http://***@localhost:8080/v1', model='gpt-4o-mini'"
         >>> "pw" in repr(config) or "sk-secret" in repr(config)
         False
@@ -82,10 +74,18 @@ class OpenAIConfig:
         return cls(**values)
 
 
-# variable -> (field, type); RAG_OPENAI_API_KEY and OPENAI_API_KEY are read apart
-_VARIABLES: dict[str, tuple[str, type[str] | type[float] | type[int]]] = {
-    "RAG_OPENAI_BASE_URL": ("base_url", str),
-    "RAG_OPENAI_MODEL": ("model", str),
+_DEFAULT = OpenAIConfig()
+ENV_HELP = f"""\
+The openai backend reads RAG_OPENAI_BASE_URL (default {_DEFAULT.base_url}),
+RAG_OPENAI_MODEL ({_DEFAULT.model}), RAG_OPENAI_API_KEY or OPENAI_API_KEY,
+RAG_OPENAI_TIMEOUT ({_DEFAULT.timeout:g}: seconds the server may stay silent),
+RAG_OPENAI_RETRIES ({_DEFAULT.max_retries}), RAG_OPENAI_DEADLINE ({_DEFAULT.deadline:g}: \
+seconds one reply may take in all)
+and RAG_OPENAI_TOKEN_CAP ({_DEFAULT.token_cap}: chunks of text accepted from one reply);
+past the deadline or the cap the answer ends marked incomplete."""
+
+_TEXTS = {"RAG_OPENAI_BASE_URL": "base_url", "RAG_OPENAI_MODEL": "model"}
+_NUMBERS: dict[str, tuple[str, type[float] | type[int]]] = {
     "RAG_OPENAI_TIMEOUT": ("timeout", float),
     "RAG_OPENAI_RETRIES": ("max_retries", int),
     "RAG_OPENAI_DEADLINE": ("deadline", float),
@@ -95,11 +95,10 @@ _VARIABLES: dict[str, tuple[str, type[str] | type[float] | type[int]]] = {
 
 def _env_values() -> dict[str, Any]:
     env = {k: v.strip() for k, v in os.environ.items() if k.startswith(("RAG_OPENAI_", "OPENAI_"))}
-    values: dict[str, Any] = {}
-    for variable, (name, kind) in _VARIABLES.items():
+    values: dict[str, Any] = {name: env[var] for var, name in _TEXTS.items() if env.get(var)}
+    for variable, (name, kind) in _NUMBERS.items():
         if env.get(variable):
-            raw = env[variable]
-            values[name] = raw if kind is str else _number(variable, raw, kind)
+            values[name] = _number(variable, env[variable], kind)
     key = env.get("RAG_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
     if key:
         values["api_key"] = key
