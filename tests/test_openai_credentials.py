@@ -10,7 +10,6 @@ import logging
 import socket
 
 import pytest
-from openai_faults import PORTAL, Body, chat_text, make_llm, rag_ask
 
 import rag
 from rag.answer.answerers import LLMAnswerer
@@ -20,6 +19,7 @@ from rag.llm.openai_backend import OpenAIConfig, OpenAILLM
 from ui.chat import respond
 
 from fake_openai_server import FakeOpenAIServer, HttpError, Reply
+from openai_faults import PORTAL, Body, chat_text, make_llm, rag_ask
 
 SECRET = "s3cret-pw"
 PROMPT = [Message("user", "Who won?")]

@@ -12,7 +12,6 @@ import re
 import time
 
 import pytest
-from openai_faults import FAULTS, PORTAL, Body, Dribble, Fault, chat_text, make_llm, rag_ask
 
 import rag
 from rag.answer.answerers import LLMAnswerer
@@ -25,6 +24,7 @@ from rag.types import Answer
 from ui.chat import ABSTAINED, Turn, respond
 
 from fake_openai_server import FakeOpenAIServer, Reply, Slow
+from openai_faults import FAULTS, PORTAL, Body, Dribble, Fault, chat_text, make_llm, rag_ask
 
 QUESTION = "What did Trump's special envoy call the coalition of the willing?"
 PROMPT = [Message("user", QUESTION)]
