@@ -16,6 +16,7 @@ from typing import TypeAlias
 from rag.answer.backends import BACKENDS
 from rag.errors import RagError
 from rag.evaluation.records import HALVES
+from rag.llm.openai_config import ENV_HELP
 from rag.types import Answer
 
 DEFAULT_INDEX = os.environ.get("RAG_INDEX", "index")
@@ -180,7 +181,8 @@ def _search_parser(sub: _Sub) -> None:
 
 
 def _ask_parser(sub: _Sub) -> None:
-    p = sub.add_parser("ask", help="answer a question with citations")
+    p = sub.add_parser("ask", help="answer a question with citations", epilog=ENV_HELP)
+    p.formatter_class = argparse.RawDescriptionHelpFormatter  # keeps the epilog's lines
     p.add_argument("question")
     p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
     p.add_argument("--backend", choices=sorted(BACKENDS), default=None, help=_BACKEND_HELP)
@@ -190,7 +192,8 @@ def _ask_parser(sub: _Sub) -> None:
 
 
 def _chat_parser(sub: _Sub) -> None:
-    p = sub.add_parser("chat", help="serve the chat in the browser")
+    p = sub.add_parser("chat", help="serve the chat in the browser", epilog=ENV_HELP)
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
     p.add_argument("--seeds", default="seeds", help="indexed first if there is no index")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default: loopback)")

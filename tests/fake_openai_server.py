@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import pytest
 
@@ -85,7 +85,14 @@ class Slow:
     after_chunks: int | None = None
 
 
-Script = Reply | Respond | Echo | HttpError | Malformed | Truncated | Slow
+@runtime_checkable
+class CustomReply(Protocol):
+    """A script that writes its own response (tests/openai_faults.py has the fault injections)."""
+
+    def serve(self, handler: BaseHTTPRequestHandler, stopping: threading.Event) -> None: ...
+
+
+Script = Reply | Respond | Echo | HttpError | Malformed | Truncated | Slow | CustomReply
 
 
 @dataclass
@@ -152,6 +159,8 @@ class _Handler(BaseHTTPRequestHandler):
         script = self.server.script
         if not self.path.rstrip("/").endswith("/chat/completions"):
             return self._json(404, {"error": {"message": f"no route {self.path}"}})
+        if isinstance(script, CustomReply):
+            return script.serve(self, self.server.stopping)
         if isinstance(script, HttpError):
             err = {"message": script.message, "type": "fake_error", "code": script.status}
             return self._json(script.status, {"error": err})

@@ -222,6 +222,8 @@ ENV_NAMES = [
     "OPENAI_API_KEY",
     "RAG_OPENAI_TIMEOUT",
     "RAG_OPENAI_RETRIES",
+    "RAG_OPENAI_DEADLINE",
+    "RAG_OPENAI_TOKEN_CAP",
 ]
 
 
@@ -243,8 +245,11 @@ def test_from_env_reads_every_variable(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("OPENAI_API_KEY", "sk-generic")
     clean_env.setenv("RAG_OPENAI_TIMEOUT", "2.5")
     clean_env.setenv("RAG_OPENAI_RETRIES", "3")
+    clean_env.setenv("RAG_OPENAI_DEADLINE", "90")
+    clean_env.setenv("RAG_OPENAI_TOKEN_CAP", "500")
     config = OpenAIConfig.from_env()
-    assert config == OpenAIConfig("http://localhost:11434/v1", "llama3.2", "sk-rag", 2.5, 3)
+    expected = OpenAIConfig("http://localhost:11434/v1", "llama3.2", "sk-rag", 2.5, 3, 90.0, 500)
+    assert config == expected
 
 
 def test_from_env_falls_back_to_openai_api_key(clean_env: pytest.MonkeyPatch) -> None:
@@ -260,7 +265,13 @@ def test_from_env_overrides_win_unless_none(clean_env: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.parametrize(
-    ("variable", "value"), [("RAG_OPENAI_TIMEOUT", "soon"), ("RAG_OPENAI_RETRIES", "1.5")]
+    ("variable", "value"),
+    [
+        ("RAG_OPENAI_TIMEOUT", "soon"),
+        ("RAG_OPENAI_RETRIES", "1.5"),
+        ("RAG_OPENAI_DEADLINE", "never"),
+        ("RAG_OPENAI_TOKEN_CAP", "lots"),
+    ],
 )
 def test_from_env_bad_numbers_name_variable_and_value(
     clean_env: pytest.MonkeyPatch, variable: str, value: str
@@ -276,6 +287,8 @@ def test_from_env_bad_numbers_name_variable_and_value(
         ({"base_url": "localhost:11434"}, "'localhost:11434'"),
         ({"timeout": 0}, "timeout 0"),
         ({"max_retries": -1}, "max_retries -1"),
+        ({"deadline": 0}, "deadline 0"),
+        ({"token_cap": 0}, "token_cap 0"),
         ({"modle": "x"}, "['modle']"),
     ],
 )

@@ -2,8 +2,11 @@
 
 OpenAI itself, Ollama (``http://localhost:11434/v1``), vLLM or the llama.cpp server,
 through the ``openai`` package. Every failure becomes a one-line
-:class:`~rag.errors.BackendError` naming the server; a stream that stops before the
-server says it finished raises :class:`~rag.errors.IncompleteResponse`.
+:class:`~rag.errors.BackendError` naming the server (its URL without credentials): a
+status error, an HTML page or a body without a single chunk, a chunk of the wrong shape.
+A reply that stops before the server says it finished, or that runs past the deadline or
+the token cap, raises :class:`~rag.errors.IncompleteResponse` with the text that came;
+when no text came at all there is nothing to show, and it is a plain BackendError.
 
 Example::
 
@@ -13,79 +16,20 @@ Example::
 
 from __future__ import annotations
 
-import os
+import re
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import BackendError, ConfigError, IncompleteResponse
 from rag.llm.base import Message
+from rag.llm.openai_config import OpenAIConfig, public_url, split_credentials
 
 if TYPE_CHECKING:  # importing openai costs ~0.7 s; do it on first use only
-    from openai import OpenAI
+    from openai import OpenAI, Stream
     from openai.types.chat import ChatCompletionChunk
 
-
-@dataclass(frozen=True)
-class OpenAIConfig:
-    base_url: str = "https://api.openai.com/v1"
-    model: str = "gpt-4o-mini"
-    api_key: str = ""  # empty -> "not-needed" is sent (local servers ignore it)
-    timeout: float = 60.0  # seconds, explicit: the library's default read timeout is 600 s
-    max_retries: int = 1  # explicit: the library's default is 2
-
-    def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"OpenAI base URL {self.base_url!r} must start with http:// or https://, "
-                "e.g. http://localhost:11434/v1"
-            )
-        if not self.model:
-            raise ConfigError("OpenAI model name is empty; give one, e.g. 'gpt-4o-mini'")
-        if not self.timeout > 0:
-            raise ConfigError(f"OpenAI timeout {self.timeout!r} must be a number of seconds > 0")
-        if self.max_retries < 0:
-            raise ConfigError(f"OpenAI max_retries {self.max_retries!r} must be 0 or more")
-
-    @classmethod
-    def from_env(cls, **overrides: object) -> OpenAIConfig:
-        """Read ``RAG_OPENAI_*`` variables; overrides that are not None win.
-
-        >>> OpenAIConfig.from_env(model="llama3.2", timeout=None).model
-        'llama3.2'
-        """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ConfigError(f"unknown OpenAI setting(s) {unknown}; known: {sorted(known)}")
-        values: dict[str, Any] = _env_values()
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
-
-
-def _env_values() -> dict[str, Any]:
-    env = {k: v.strip() for k, v in os.environ.items() if k.startswith(("RAG_OPENAI_", "OPENAI_"))}
-    values: dict[str, Any] = {}
-    if env.get("RAG_OPENAI_BASE_URL"):
-        values["base_url"] = env["RAG_OPENAI_BASE_URL"]
-    if env.get("RAG_OPENAI_MODEL"):
-        values["model"] = env["RAG_OPENAI_MODEL"]
-    key = env.get("RAG_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
-    if key:
-        values["api_key"] = key
-    if env.get("RAG_OPENAI_TIMEOUT"):
-        values["timeout"] = _number("RAG_OPENAI_TIMEOUT", env["RAG_OPENAI_TIMEOUT"], float)
-    if env.get("RAG_OPENAI_RETRIES"):
-        values["max_retries"] = _number("RAG_OPENAI_RETRIES", env["RAG_OPENAI_RETRIES"], int)
-    return values
-
-
-def _number(variable: str, raw: str, kind: type[float] | type[int]) -> float:
-    try:
-        return kind(raw)
-    except ValueError:
-        wanted = "a number of seconds, e.g. 60 or 2.5" if kind is float else "a whole number >= 0"
-        raise ConfigError(f"{variable}={raw!r} is not {wanted}") from None
+__all__ = ["OpenAIConfig", "OpenAILLM", "describe_error"]
 
 
 class OpenAILLM:
@@ -107,11 +51,14 @@ class OpenAILLM:
             from openai import OpenAI
 
             cfg = self.config
+            # Credentials leave the URL (the libraries log URLs) for the header they became.
+            base_url, auth = split_credentials(cfg.base_url)
             self._client = OpenAI(
-                base_url=cfg.base_url,
+                base_url=base_url,
                 api_key=cfg.api_key or "not-needed",  # the library refuses an empty key
-                timeout=cfg.timeout,
+                timeout=_silence_limit(cfg)[0],
                 max_retries=cfg.max_retries,
+                default_headers=auth or None,
             )
         return self._client
 
@@ -120,46 +67,42 @@ class OpenAILLM:
     ) -> Iterator[str]:
         if max_tokens < 1:
             raise ConfigError(f"max_tokens must be at least 1; got {max_tokens!r}")
-        self.last_usage = {"chunks": 0}
+        self._get_client()  # first: the deadline is the server's time, not the import's
+        reply = _Reply(self.config, time.monotonic() + self.config.deadline)
+        self.last_usage = reply.usage
         chunks = self._open(messages, max_tokens, temperature)
-        parts: list[str] = []
-        finish: str | None = None
-        for chunk in self._checked(chunks, parts):
-            for choice in chunk.choices[:1]:  # we never ask for n > 1
-                if choice.delta is not None and choice.delta.content:
-                    parts.append(choice.delta.content)
-                    self.last_usage["chunks"] += 1
-                    yield choice.delta.content
-                finish = choice.finish_reason or finish
-            if chunk.usage is not None:
-                self.last_usage.update(_usage_counts(chunk.usage))
-        self._check_finish(finish, "".join(parts), max_tokens)
+        try:
+            reply.check_response(chunks.response)
+            for chunk in self._checked(chunks, reply):
+                reply.check_deadline()
+                piece = reply.take(chunk)
+                if piece:
+                    yield piece
+        finally:
+            chunks.close()  # also when the caller stops early: frees the server's slot
+        reply.check_finish(max_tokens)
 
     def _open(
         self, messages: Sequence[Message], max_tokens: int, temperature: float
-    ) -> Iterator[ChatCompletionChunk]:
+    ) -> Stream[ChatCompletionChunk]:
         import openai
 
         # Plain dicts: the library's TypedDicts per role would only restate base.Message.
         history: Any = [{"role": m.role, "content": m.content} for m in messages]
         try:
-            return iter(
-                self._get_client().chat.completions.create(
-                    model=self.config.model,
-                    messages=history,
-                    max_tokens=max_tokens,
-                    temperature=temperature,
-                    stream=True,
-                    # Servers that do not know it ignore it; the rest report token usage.
-                    stream_options={"include_usage": True},
-                )
+            return self._get_client().chat.completions.create(
+                model=self.config.model,
+                messages=history,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                stream=True,
+                # Servers that do not know it ignore it; the rest report token usage.
+                stream_options={"include_usage": True},
             )
         except openai.OpenAIError as err:
             raise describe_error(err, self.config) from err
 
-    def _checked(
-        self, chunks: Iterator[ChatCompletionChunk], parts: list[str]
-    ) -> Iterator[ChatCompletionChunk]:
+    def _checked(self, chunks: Stream[ChatCompletionChunk], reply: _Reply) -> Iterator[object]:
         """Pass chunks through, turning mid-stream failures into BackendErrors."""
         import openai
 
@@ -167,40 +110,110 @@ class OpenAILLM:
         try:
             yield from chunks
         except openai.APITimeoutError as err:
-            raise IncompleteResponse(
-                f"{where} went silent for more than the {self.config.timeout:g} s timeout "
-                f"after {len(parts)} chunk(s) (RAG_OPENAI_TIMEOUT raises it)",
-                partial="".join(parts),
+            seconds, variable = _silence_limit(self.config)
+            raise reply.cut(
+                f"{where} went silent for more than the {seconds:g} s "
+                f"{_LIMIT_NAMES[variable]} after {len(reply.parts)} chunk(s) ({variable} raises it)"
             ) from err
         except openai.APIConnectionError as err:
             cause = _one_line(str(err.__cause__ or err))
-            raise IncompleteResponse(
-                f"{where} dropped the connection after {len(parts)} chunk(s): {cause}",
-                partial="".join(parts),
+            raise reply.cut(
+                f"{where} dropped the connection after {len(reply.parts)} chunk(s): {cause}"
             ) from err
         except openai.OpenAIError as err:  # an error event inside the stream
             raise describe_error(err, self.config) from err
         except Exception as err:  # the library lets json.JSONDecodeError & co. escape
-            raise BackendError(
-                f"malformed stream chunk from {where} after {len(parts)} chunk(s): "
-                f"{_one_line(str(err))}"
-            ) from err
+            raise reply.malformed(_one_line(str(err))) from err
 
-    def _check_finish(self, finish: str | None, text: str, max_tokens: int) -> None:
-        where = _where(self.config)
-        if finish is None:
-            raise IncompleteResponse(
-                f"{where} ended the stream without a finish_reason (the reply may be cut off)",
-                partial=text,
+
+class _Reply:
+    """One reply as it arrives: its text, finish reason and usage, checked chunk by chunk."""
+
+    def __init__(self, config: OpenAIConfig, deadline: float) -> None:
+        self.config, self.deadline = config, deadline
+        self.where = _where(config)
+        self.parts: list[str] = []
+        self.finish: str | None = None
+        self.chunks = 0  # chunks read, with or without text
+        self.usage: dict[str, int] = {"chunks": 0}
+        self.received = "the response"
+
+    def check_response(self, response: Any) -> None:
+        """Refuse a page where a stream should be: a captive portal or a proxy's login."""
+        kind = response.headers.get("content-type", "") or "no content type"
+        self.received = f"its HTTP {response.status_code} response ({kind})"
+        if "html" in kind.lower():
+            title = _page_title(response)
+            raise BackendError(
+                f"{self.where} answered HTTP {response.status_code} with an HTML page"
+                f"{f' titled {title!r}' if title else ''} instead of a chat reply; "
+                "is a captive portal, proxy or login page in the way?"
             )
-        if finish == "length":
-            raise IncompleteResponse(
-                f"the reply from {where} hit the max_tokens limit ({max_tokens}); "
-                "raise max_tokens or ask a shorter question",
-                partial=text,
+
+    def check_deadline(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise self.cut(
+                f"{self.where} was still answering at the {self.config.deadline:g} s deadline, "
+                f"after {len(self.parts)} chunk(s) (RAG_OPENAI_DEADLINE raises it)"
             )
-        if finish == "content_filter":
-            raise IncompleteResponse(f"{where} stopped the reply by content filter", text)
+
+    def take(self, chunk: object) -> str:
+        """The text of ``chunk``; its finish reason and usage are kept. A wrong shape raises."""
+        from openai.types.chat import ChatCompletionChunk
+        from openai.types.chat.chat_completion_chunk import Choice, ChoiceDelta
+
+        if not isinstance(chunk, ChatCompletionChunk):
+            raise self.malformed(f"a JSON {type(chunk).__name__} instead of an object")
+        self.chunks += 1
+        text = ""
+        for choice in (self._field(chunk, "choices", list) or [])[:1]:  # we never ask n > 1
+            if not isinstance(choice, Choice):
+                raise self.malformed(f"a choice is {type(choice).__name__}, not an object")
+            delta = self._field(choice, "delta", ChoiceDelta)
+            text = (self._field(delta, "content", str) if delta is not None else None) or ""
+            self.finish = self._field(choice, "finish_reason", str) or self.finish
+        if chunk.usage is not None:
+            self.usage.update(_usage_counts(chunk.usage))
+        if text and len(self.parts) >= self.config.token_cap:
+            raise self.cut(
+                f"{self.where} sent more than the {self.config.token_cap} chunks of text one "
+                "reply may have (RAG_OPENAI_TOKEN_CAP raises it)"
+            )
+        if text:
+            self.parts.append(text)
+            self.usage["chunks"] += 1
+        return text
+
+    def _field(self, obj: object, name: str, kind: type) -> Any:
+        value = getattr(obj, name, None)  # the library leaves missing fields unset
+        if value is not None and not isinstance(value, kind):
+            raise self.malformed(f"{name!r} is {type(value).__name__}, not {kind.__name__}")
+        return value
+
+    def check_finish(self, max_tokens: int) -> None:
+        if not self.chunks:
+            raise BackendError(f"{self.where} sent no reply: {self.received} held no chunk")
+        if self.finish is None:
+            raise self.cut(
+                f"{self.where} ended the stream without a finish_reason (the reply may be cut off)"
+            )
+        if self.finish == "length":
+            raise self.cut(
+                f"the reply from {self.where} hit the max_tokens limit ({max_tokens}); "
+                "raise max_tokens or ask a shorter question"
+            )
+        if self.finish == "content_filter":
+            raise self.cut(f"{self.where} stopped the reply by content filter")
+
+    def cut(self, message: str) -> BackendError:
+        """IncompleteResponse with the text so far; with no text there is no answer to show."""
+        text = "".join(self.parts)
+        return IncompleteResponse(message, partial=text) if text.strip() else BackendError(message)
+
+    def malformed(self, problem: str) -> BackendError:
+        return BackendError(
+            f"malformed stream chunk from {self.where} after {len(self.parts)} chunk(s): {problem}"
+        )
 
 
 def describe_error(err: Exception, config: OpenAIConfig) -> BackendError:
@@ -209,9 +222,10 @@ def describe_error(err: Exception, config: OpenAIConfig) -> BackendError:
 
     where = _where(config)
     if isinstance(err, openai.APITimeoutError):
+        seconds, variable = _silence_limit(config)
         return BackendError(
-            f"{where} did not answer within the {config.timeout:g} s timeout "
-            "(RAG_OPENAI_TIMEOUT raises it)"
+            f"{where} did not answer within the {seconds:g} s {_LIMIT_NAMES[variable]} "
+            f"({variable} raises it)"
         )
     if isinstance(err, openai.APIConnectionError):
         cause = _one_line(str(err.__cause__ or err)) or "connection error"
@@ -223,7 +237,31 @@ def describe_error(err: Exception, config: OpenAIConfig) -> BackendError:
 
 
 def _where(config: OpenAIConfig) -> str:
-    return f"the OpenAI-compatible server at {config.base_url}"
+    return f"the OpenAI-compatible server at {public_url(config.base_url)}"
+
+
+_LIMIT_NAMES = {"RAG_OPENAI_TIMEOUT": "timeout", "RAG_OPENAI_DEADLINE": "deadline"}
+
+
+def _silence_limit(config: OpenAIConfig) -> tuple[float, str]:
+    """How long the server may stay silent, and the variable that sets it."""
+    if config.deadline < config.timeout:
+        return config.deadline, "RAG_OPENAI_DEADLINE"
+    return config.timeout, "RAG_OPENAI_TIMEOUT"
+
+
+def _page_title(response: Any, limit: int = 16_384) -> str:
+    """The ``<title>`` of the HTML page in ``response``, from its first ``limit`` bytes."""
+    head = b""
+    try:
+        for block in response.iter_bytes():
+            head += block
+            if len(head) >= limit or b"</title>" in head.lower():
+                break
+    except Exception:  # the title only adds to the message; without it, it is still true
+        pass
+    found = re.search(rb"<title[^>]*>(.*?)</title>", head[:limit], re.I | re.S)
+    return _one_line(found.group(1).decode("utf-8", "replace"), 80) if found else ""
 
 
 def _hint(err: Any, config: OpenAIConfig) -> str:
