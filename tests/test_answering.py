@@ -10,7 +10,7 @@ import pytest
 import rag
 from rag.answer.answerers import LLMAnswerer
 from rag.answer.question import clean_question, standalone_query
-from rag.errors import InputError
+from rag.errors import BackendError, InputError
 from rag.llm.base import Message
 from rag.llm.scripted import JudgedLLM, ScriptedLLM
 from rag.text.refusals import REFUSAL
@@ -84,6 +84,15 @@ def test_an_incomplete_stream_is_marked(own_hash_kb: rag.KnowledgeBase) -> None:
     kb = _kb_with(own_hash_kb, ScriptedLLM("Witkoff called it a pose [1]", incomplete=True))
     answer = kb.ask(WITKOFF, backend="scripted")
     assert answer.incomplete and answer.citations
+    assert answer.note == "the scripted stream was cut off"  # why it stopped, for the reader
+
+
+def test_a_stream_cut_before_any_text_is_a_backend_error_not_a_refusal(
+    own_hash_kb: rag.KnowledgeBase,
+) -> None:
+    kb = _kb_with(own_hash_kb, ScriptedLLM("", incomplete=True))
+    with pytest.raises(BackendError, match="cut off"):
+        kb.ask(WITKOFF, backend="scripted")
 
 
 def test_follow_up_is_made_standalone(own_hash_kb: rag.KnowledgeBase) -> None:

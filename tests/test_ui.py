@@ -24,9 +24,19 @@ from rag.answer.answerers import LLMAnswerer
 from rag.errors import BackendError
 from rag.llm.base import Message
 from rag.llm.scripted import JudgedLLM, ScriptedLLM
-from rag.types import Hit
+from rag.types import Answer, Hit
 from ui import chat
-from ui.chat import ABSTAINED, BUG, LOADING, THINKING, Turn, history, messages, respond
+from ui.chat import (
+    ABSTAINED,
+    BUG,
+    LOADING,
+    THINKING,
+    Turn,
+    answer_display,
+    history,
+    messages,
+    respond,
+)
 from ui.examples import candidates, example_questions, headline_question, topic
 from ui.render import mark_spans, markdown_text, passage_html, sources_html
 from ui.worker import in_thread
@@ -175,6 +185,12 @@ def test_a_refusal_shows_its_note_and_what_was_searched(kb: rag.KnowledgeBase) -
     assert "No article mentions “Sweden”" in final.display
     searched = final.display[final.display.index("Closest passages searched") :]
     assert searched.count("<li>") == 3 and "coalition" in searched.lower()
+
+
+def test_a_cut_off_refusal_still_says_it_was_cut_off() -> None:
+    cut = Answer("Who?", "The articles do not say.", [], True, [], "openai", incomplete=True)
+    display = answer_display(cut)
+    assert display.startswith(ABSTAINED) and "cut off" in display
 
 
 class _FailingAnswerer:

@@ -71,11 +71,11 @@ def answer_display(answer: Answer) -> str:
     """The final answer: text, honest notes, then its sources."""
     # A note may quote the question ("No article mentions “…”"): escape it like any text.
     notes = [f"_({markdown_text(answer.note)})_"] if answer.note else []
+    if answer.incomplete:
+        notes.append("_(The answer was cut off: the backend stopped before it finished.)_")
     if answer.abstained:
         searched = searched_html(answer)
         return "\n\n".join([ABSTAINED, *notes, *([searched] if searched else [])])
-    if answer.incomplete:
-        notes.append("_(The answer was cut off: the backend stopped before it finished.)_")
     if answer.unsupported:
         notes.append(f"_({len(answer.unsupported)} sentence(s) above cite no source.)_")
     body = "\n\n".join([markdown_text(answer.text), *notes])

@@ -24,7 +24,7 @@ from rag.answer.citations import CitedText
 from rag.answer.evidence import EvidenceSelector
 from rag.answer.prompt import answer_shape
 from rag.answer.question import as_messages, clean_question, standalone_query
-from rag.errors import IncompleteResponse
+from rag.errors import BackendError, IncompleteResponse
 from rag.index.retrieval import Searcher, SearchOptions
 from rag.llm.base import Message
 from rag.text.markers import strip_markers
@@ -153,8 +153,11 @@ def _generate(run: _Run) -> Iterator[str]:
             out = run.cited.feed(piece)
             if out:
                 yield out
-    except IncompleteResponse:
+    except IncompleteResponse as error:
+        if not "".join(raw).strip():  # nothing came: a failed backend, not a refusal
+            raise BackendError(str(error)) from error
         base.incomplete = True
+        base.note = base.note or str(error)  # why it stopped, e.g. the deadline
     tail = run.cited.close()
     if tail:
         yield tail
