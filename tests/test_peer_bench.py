@@ -1,4 +1,4 @@
-"""bench/peer.py's pure parts: no LlamaIndex, no model, no index needed."""
+"""bench/peer.py's and bench/peer_systems.py's pure parts: no LlamaIndex, no model, no index."""
 
 from __future__ import annotations
 
@@ -20,11 +20,18 @@ def peer():
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
+    sys.path.insert(0, str(ROOT / "bench"))  # as when it runs as a script: peer_systems beside it
     try:
         spec.loader.exec_module(module)
         yield module
     finally:
         del sys.modules[spec.name]
+        sys.path.remove(str(ROOT / "bench"))
+
+
+@pytest.fixture(scope="module")
+def systems(peer):
+    return sys.modules["peer_systems"]
 
 
 def answerable(qid: str = "q002") -> Question:
@@ -35,9 +42,9 @@ def unanswerable(qid: str = "q170") -> Question:
     return Question(qid, "What is the population of Kabul?", False, "unanswerable_absent")
 
 
-def test_chatml_is_what_the_qwen_gguf_template_renders(peer):
+def test_chatml_is_what_the_qwen_gguf_template_renders(systems):
     # Rendered by the bundled GGUF's own chat template (llama_cpp Jinja2ChatFormatter).
-    assert peer.completion_to_prompt("QQQ") == (
+    assert systems.completion_to_prompt("QQQ") == (
         "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful "
         "assistant.<|im_end|>\n<|im_start|>user\nQQQ<|im_end|>\n<|im_start|>assistant\n"
     )
@@ -51,25 +58,28 @@ def test_chatml_is_what_the_qwen_gguf_template_renders(peer):
             self.role, self.content = Role(role), content
 
     turns = [Msg("system", "SSS"), Msg("user", "QQQ"), Msg("assistant", "AAA"), Msg("user", "Q2")]
-    assert peer.messages_to_prompt(turns) == (
+    assert systems.messages_to_prompt(turns) == (
         "<|im_start|>system\nSSS<|im_end|>\n<|im_start|>user\nQQQ<|im_end|>\n"
         "<|im_start|>assistant\nAAA<|im_end|>\n<|im_start|>user\nQ2<|im_end|>\n"
         "<|im_start|>assistant\n"
     )
 
 
-def test_stream_timed_counts_to_the_first_visible_piece(peer):
+def test_stream_timed_counts_to_the_first_visible_piece(systems):
     ticks = iter([10.0, 13.0, 20.0])  # asking, the first visible piece, the end
     final = object()
-    text, last, ttft, total = peer.stream_timed(
+    text, last, ttft, total = systems.stream_timed(
         lambda: iter(["", " ", "Mark", " Esper", final]), clock=lambda: next(ticks)
     )
     assert (text, last, ttft, total) == (" Mark Esper", final, 3.0, 10.0)
 
 
-def test_stream_timed_without_visible_text_counts_the_whole_time(peer):
+def test_stream_timed_without_visible_text_counts_the_whole_time(systems):
     ticks = iter([0.0, 4.0])
-    assert peer.stream_timed(lambda: iter(["", "  "]), clock=lambda: next(ticks))[2:] == (4.0, 4.0)
+    assert systems.stream_timed(lambda: iter(["", "  "]), clock=lambda: next(ticks))[2:] == (
+        4.0,
+        4.0,
+    )
 
 
 def test_score_uses_the_eval_rules(peer):
@@ -159,10 +169,10 @@ def test_turns_alternate_who_goes_first(peer):
     assert [peer.turn_order(["a", "b"], n)[0] for n in range(4)] == ["a", "b", "a", "b"]
 
 
-def test_missing_extra_is_one_line_with_the_install_command(peer, monkeypatch, capsys):
+def test_missing_extra_is_one_line_with_the_install_command(peer, systems, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "llama_index.core", None)  # importing it raises ImportError
-    with pytest.raises(peer.MissingExtra, match=r"pip install -e '\.\[bench\]'"):
-        peer.import_llamaindex()
+    with pytest.raises(systems.MissingExtra, match=r"pip install -e '\.\[bench\]'"):
+        systems.import_llamaindex()
     assert peer.main(["--limit", "1", "--out", "/nonexistent/peer.json"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: the bench extra is not installed: pip install -e '.[bench]'")
