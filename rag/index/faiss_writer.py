@@ -78,14 +78,21 @@ class FaissWriter:
         if base:
             shutil.copyfile(directory / base.files["chunks"], self.tmp)
         self.table = ChunkRows(sqlite3.connect(self.tmp))
+        try:
+            self._start(base, keep_chunks)
+        except BaseException:
+            self.table.db.close()
+            self.tmp.unlink(missing_ok=True)
+            raise
+
+    def _start(self, base: Manifest | None, keep_chunks: bool) -> None:
         self.table.create()
         kept = base if keep_chunks else None
-        self.chunk_index = _open_index(directory, kept, "vectors", settings.dim)
-        self.window_index = _open_index(directory, kept, "windows", settings.dim)
+        self.chunk_index = _open_index(self.directory, kept, "vectors", self.settings.dim)
+        self.window_index = _open_index(self.directory, kept, "windows", self.settings.dim)
         if kept:  # never build on parts that disagree: they would be committed as sound
-            check_parts(
-                str(directory), self.table, self.chunk_index, self.window_index, None, kept.counts
-            )
+            rows, vectors, windows = self.table, self.chunk_index, self.window_index
+            check_parts(str(self.directory), rows, vectors, windows, None, kept.counts)
         elif base:
             self.table.clear_chunks()
 
