@@ -78,11 +78,16 @@ def iter_files(
     passed over, a folder that cannot be listed goes to ``on_error``."""
     for given in paths:
         root = Path(given)
-        if not root.exists():
+        try:
+            root.stat()
+        except (FileNotFoundError, NotADirectoryError):
             raise InputError(
                 f"No such file or folder: '{given}'. "
                 f"Give existing files ({', '.join(sorted(SUFFIXES))}) or folders holding them."
-            )
+            ) from None
+        except OSError as exc:  # under a folder that cannot be searched
+            on_error(exc)
+            continue
         if root.is_file():
             if root.suffix.lower() in SUFFIXES:
                 yield root
