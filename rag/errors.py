@@ -28,7 +28,8 @@ class IndexMismatch(RagError):
 
 
 class IndexCorrupt(RagError):
-    """A file of the index is missing or fails its checksum."""
+    """A file of the index is missing, fails its checksum or is of the wrong kind, the
+    manifest breaks its schema, or the files disagree with each other."""
 
 
 class ModelNotFound(RagError):

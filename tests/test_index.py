@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +18,7 @@ import pytest
 
 import rag
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.index.chunking import ChunkSettings
 from rag.index.embedders import HashEmbedder
 from rag.index.indexer import index_corpus
 from rag.index.manifest import Manifest
@@ -98,6 +103,80 @@ def test_indexing_another_folder_keeps_the_first(seeds_copy: Path, tmp_path: Pat
     assert report.articles == 6 and report.removed == 0
 
 
+def test_new_chunker_settings_rechunk_every_article_held(seeds_copy: Path, tmp_path: Path) -> None:
+    """Issue 14: `rag index seeds` then `rag index extra --max-tokens 120` kept 1 article of 6."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.txt").write_text("Budget news\n\nThe council approved a new budget for parks.")
+    first = index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(64), progress=False)
+    report = index_corpus(
+        [other], tmp_path / "ix", HashEmbedder(64), ChunkSettings(120, 20), progress=False
+    )
+    assert (report.articles, report.added, report.removed, report.rechunked) == (6, 1, 0, 5)
+    assert report.chunks > first.chunks  # smaller chunks, more of them
+    kb = rag.load(tmp_path / "ix")
+    assert kb.store.settings.chunker == {"max_tokens": 120, "overlap_tokens": 20}
+    sql = "SELECT MAX(n_tokens), COUNT(DISTINCT article_id) FROM chunks"
+    longest, articles = kb.store.db.execute(sql).fetchone()
+    assert longest <= 120 and articles == 6
+    assert all(a["chunks"] > 0 for a in kb.articles())
+    assert kb.search("Witkoff posture pose", k=1, mode="bm25")[0].publisher == "The Week"
+
+
+def _deny(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``path`` unreadable, for root too (who ignores the permission bits)."""
+    path.chmod(0)
+    if os.geteuid() != 0:
+        return
+    scandir, read_bytes = os.scandir, Path.read_bytes
+
+    def denied(target: object) -> bool:
+        return Path(str(target)) == path or path in Path(str(target)).parents
+
+    def guarded_scandir(target: object = ".") -> object:
+        if denied(target):
+            raise PermissionError(errno.EACCES, "Permission denied", str(target))
+        return scandir(target)  # type: ignore[call-overload]
+
+    def guarded_read(self: Path) -> bytes:
+        if denied(self):
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(os, "scandir", guarded_scandir)
+    monkeypatch.setattr(Path, "read_bytes", guarded_read)
+
+
+@pytest.mark.parametrize("deny", ["folder", "file"])
+def test_what_cannot_be_read_now_is_warned_about_and_kept(
+    seeds_copy: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    deny: str,
+) -> None:
+    """Issue 14: an unreadable folder was skipped without a word and its articles removed."""
+    news = tmp_path / "news"
+    shutil.copytree(seeds_copy, news / "sky")
+    shutil.move(news / "sky" / "001_0a9e7fd5bd2f9d69.txt", news / "week.txt")
+    index_corpus([news], tmp_path / "ix", HashEmbedder(64), progress=False)
+    denied = news / "sky" if deny == "folder" else news / "sky" / "000_2dd91a298db4a255.txt"
+    _deny(denied, monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        report = index_corpus([news], tmp_path / "ix", HashEmbedder(64), progress=False)
+    denied.chmod(0o755)
+    assert (report.articles, report.removed) == (5, 0)
+    assert [(s.path, s.unreadable) for s in report.skipped] == [(str(denied), True)]
+    assert report.skipped[0].reason.startswith("unreadable")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(f"Skipping {denied}: unreadable" in w for w in warnings)
+    assert any("kept the articles of 1 file(s) that cannot be read now" in w for w in warnings)
+    monkeypatch.undo()
+    (news / "sky" / "000_2dd91a298db4a255.txt").unlink()  # really gone: removed
+    report = index_corpus([news], tmp_path / "ix", HashEmbedder(64), progress=False)
+    assert (report.articles, report.removed) == (1, 4)
+
+
 def test_loading_with_another_embedder_is_refused(seeds_copy: Path, tmp_path: Path) -> None:
     index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(64), progress=False)
     with pytest.raises(IndexMismatch, match=r"hash:64.*--rebuild"):
@@ -117,10 +196,14 @@ def test_a_corrupted_file_fails_its_checksum(seeds_copy: Path, tmp_path: Path) -
     data = bytearray(vectors.read_bytes())
     data[-5] ^= 0xFF
     vectors.write_bytes(bytes(data))
-    with pytest.raises(IndexCorrupt, match=r"checksum.*rebuild"):
+    # the advice names the broken index, not ./index (issue 14)
+    advice = re.escape(f"rag index PATH --index {tmp_path / 'ix'} --rebuild")
+    with pytest.raises(IndexCorrupt, match=f"fails its checksum: rebuild it with: {advice}"):
         rag.load(tmp_path / "ix")
+    with pytest.raises(IndexCorrupt, match="fails its checksum"):  # nor is it built on
+        index_corpus([seeds_copy], tmp_path / "ix", HashEmbedder(64), progress=False)
     (tmp_path / "ix" / manifest.files["bm25"]).unlink()
-    with pytest.raises(IndexCorrupt, match="missing"):
+    with pytest.raises(IndexCorrupt, match=f"missing: rebuild it with: {advice}"):
         rag.load(tmp_path / "ix")
 
 

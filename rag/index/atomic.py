@@ -1,14 +1,22 @@
 """Crash-safe file writes: write a temporary file, fsync it, rename it into place.
 
 A reader (or a killed writer) sees either the old file or the new one, never half.
+
+Tests kill a writer between two replacements: with ``RAG_KILL_AFTER_REPLACE=N`` in its
+environment, a process sends itself SIGKILL right after its Nth :func:`publish`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
+
+KILL_AFTER_REPLACE = "RAG_KILL_AFTER_REPLACE"
+_replacements = itertools.count(1)
 
 
 def fsync_dir(path: Path) -> None:
@@ -30,6 +38,8 @@ def publish(tmp: Path, path: Path) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)
+    if os.environ.get(KILL_AFTER_REPLACE) == str(next(_replacements)):
+        os.kill(os.getpid(), signal.SIGKILL)  # the crash-safety tests' kill point
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:

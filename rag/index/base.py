@@ -12,8 +12,10 @@ rankings are ``(key, score)`` pairs, best first.
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -118,6 +120,11 @@ class StoreWriter(Protocol):
         """Record that a stored article now comes from ``article.source``."""
         ...
 
+    def stale(self) -> list[Article]:
+        """Articles held without chunks, to chunk again: every article kept across a
+        change of chunker settings (their text is in the store)."""
+        ...
+
     def add(self, article: Article, chunks: Sequence[EmbeddedChunk]) -> None: ...
 
     def commit(self) -> dict[str, int]:
@@ -125,22 +132,37 @@ class StoreWriter(Protocol):
         ...
 
 
+def rebuild_hint(location: str | Path) -> str:
+    """The command that rebuilds the index at ``location`` (not the default ``./index``).
+
+    >>> rebuild_hint("my index")
+    "rebuild it with: rag index PATH --index 'my index' --rebuild"
+    """
+    return f"rebuild it with: rag index PATH --index {shlex.quote(str(location))} --rebuild"
+
+
 def check_embedder(made: IndexSettings, name: str, dim: int, location: str) -> None:
     if made.embedder != name or made.dim != dim:
         raise IndexMismatch(
             f"the index at {location} was made with embedder {made.embedder!r} "
-            f"(dim {made.dim}), not {name!r} (dim {dim}): rebuild it with "
-            f"'rag index PATH --index {location} --rebuild' or load it with that embedder"
+            f"(dim {made.dim!r}), not {name!r} (dim {dim!r}): {rebuild_hint(location)}, "
+            "or load it with that embedder"
         )
 
 
 def keeps_previous(made: IndexSettings | None, wanted: IndexSettings, location: str) -> bool:
-    """Can a writer add to what the index holds? No when there is nothing or it was
-    chunked otherwise (every article is chunked again); another embedder is an error."""
+    """Can a writer keep the chunks the index holds? No when there is nothing or they
+    were chunked otherwise (the writer then keeps the articles, to chunk every one
+    again); another embedder is an error."""
     if made is None:
         return False
     check_embedder(made, wanted.embedder, wanted.dim, location)
     if made.chunker != wanted.chunker:
-        log.warning("chunker settings changed: re-chunking every article")
+        log.warning(
+            "chunker settings changed from %s to %s: re-chunking every article in %s",
+            made.chunker,
+            wanted.chunker,
+            location,
+        )
         return False
     return True

@@ -76,14 +76,16 @@ class BM25:
 
     @classmethod
     def load(cls, path: Path) -> BM25:
+        """Read what :meth:`save` wrote; ValueError if the arrays do not fit together."""
         with np.load(path, allow_pickle=False) as data:
-            return cls(
-                data["ids"],
-                [str(v) for v in data["vocab"]],
-                data["indptr"],
-                data["postings"],
-                data["tf"],
-            )
+            ids, vocab = data["ids"], [str(v) for v in data["vocab"]]
+            indptr, postings, tf = data["indptr"], data["postings"], data["tf"]
+        fits = len(indptr) == len(vocab) + 1 and int(indptr[-1]) == len(postings) == len(tf)
+        if not fits or (
+            len(postings) and not 0 <= int(postings.min()) <= postings.max() < len(ids)
+        ):
+            raise ValueError("its postings do not fit its vocabulary and documents")
+        return cls(ids, vocab, indptr, postings, tf)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document (row order of ``ids``)."""

@@ -1,21 +1,21 @@
 """The first store: FAISS vectors, SQLite rows and BM25 postings in a directory.
 
 The files and the manifest are described in ``rag/index/manifest.py``; a reader opens
-the generation the manifest names, checked against its sha256 sums, and never writes.
+the generation the manifest names, checked against its sha256 sums and for parts
+that disagree (``rag/index/agreement.py``), and never writes.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
-from rag.errors import IndexCorrupt
-from rag.index.atomic import sha256_file
+from rag.index.agreement import check_parts, read_part, read_vectors
 from rag.index.base import IndexSettings, Ranking, StoredChunk
 from rag.index.bm25 import BM25
 from rag.index.manifest import Manifest
@@ -29,14 +29,16 @@ class FaissStore:
         self.directory = directory
         self.location = str(directory)
         self.manifest = manifest
-        self._verify()
-        files = manifest.files
-        self.vectors = faiss.read_index(str(directory / files["vectors"]))
-        self.windows = faiss.read_index(str(directory / files["windows"]))
-        uri = f"file:{directory / files['chunks']}?mode=ro"
-        self.table = ChunkRows(sqlite3.connect(uri, uri=True, check_same_thread=False))
+        manifest.verify(directory)
+        files, dim = manifest.files, manifest.dim
+        self.vectors = read_part(directory / files["vectors"], partial(read_vectors, dim=dim))
+        self.windows = read_part(directory / files["windows"], partial(read_vectors, dim=dim))
+        self.table = read_part(directory / files["chunks"], _read_rows)
         self.db = self.table.db
-        self.bm25 = BM25.load(directory / files["bm25"])
+        self.bm25 = read_part(directory / files["bm25"], BM25.load)
+        check_parts(
+            self.location, self.table, self.vectors, self.windows, self.bm25.ids, manifest.counts
+        )
         self.window_owner = self.table.window_owners()
 
     @classmethod
@@ -47,16 +49,6 @@ class FaissStore:
     @property
     def settings(self) -> IndexSettings:
         return self.manifest.settings
-
-    def _verify(self) -> None:
-        for name in self.manifest.files.values():
-            path = self.directory / name
-            if not path.is_file():
-                raise IndexCorrupt(f"{path} is missing: rebuild with 'rag index PATH --rebuild'")
-            if sha256_file(path) != self.manifest.checksums.get(name):
-                raise IndexCorrupt(
-                    f"{path} fails its checksum: rebuild with 'rag index PATH --rebuild'"
-                )
 
     def close(self) -> None:
         self.db.close()
@@ -115,3 +107,13 @@ class FaissStore:
 
     def articles(self) -> list[dict[str, Any]]:
         return self.table.articles()
+
+
+def _read_rows(path: Path) -> ChunkRows:
+    rows = ChunkRows(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
+    try:
+        rows.probe()
+    except sqlite3.DatabaseError:
+        rows.db.close()
+        raise
+    return rows

@@ -4,8 +4,12 @@ One writer per directory at a time (a ``flock`` on ``.lock``). The writer copies
 live SQLite file to a temporary name and edits it there, and edits in-memory copies
 of the FAISS indexes; :meth:`FaissWriter.commit` writes BM25, the SQLite file and the
 FAISS files of the next generation (each atomically), then ``manifest.json`` (the
-commit point), then deletes older generations. A writer killed before the manifest
-is replaced leaves the previous generation live; its files are cleaned up by the next.
+commit point), then deletes older generations. The next generation is numbered above
+every one on disk, a ``--rebuild`` and a chunker change included, so no live file is
+ever written over. A writer killed before the manifest is replaced leaves the previous
+generation live; its files are cleaned up by the next. A writer refuses to start from
+a live generation that fails its checksums or whose parts disagree, and refuses to
+commit parts that disagree (``rag/index/agreement.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from rag.errors import IndexMismatch, InputError
+from rag.errors import IndexCorrupt, InputError
+from rag.index.agreement import check_parts, parts_problem, read_part, read_vectors
 from rag.index.atomic import (
     fsync_dir,
     publish,
@@ -32,7 +37,7 @@ from rag.index.atomic import (
 )
 from rag.index.base import EmbeddedChunk, IndexSettings, keeps_previous
 from rag.index.bm25 import BM25
-from rag.index.manifest import MANIFEST, ROLES, Manifest, generation_files
+from rag.index.manifest import MANIFEST, ROLES, Manifest, generation_files, next_generation
 from rag.index.rows import ChunkRows
 from rag.types import Article
 
@@ -51,27 +56,56 @@ def _locked(directory: Path) -> Iterator[None]:
 
 
 class FaissWriter:
-    """The next generation of a FAISS store directory, until :meth:`commit`."""
+    """The next generation of a FAISS store directory, until :meth:`commit`.
 
-    def __init__(self, directory: Path, settings: IndexSettings, old: Manifest | None) -> None:
-        self.directory, self.settings = directory, settings
-        self.generation = (old.generation if old else 0) + 1
-        self.files = generation_files(self.generation)
-        self.chunk_index = _open_index(directory, old, "vectors", settings.dim)
-        self.window_index = _open_index(directory, old, "windows", settings.dim)
+    It starts from ``base`` (the live generation, checked) or from nothing; with
+    ``keep_chunks`` false it keeps only the base's articles, every one to be chunked
+    again (:meth:`stale`).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        settings: IndexSettings,
+        base: Manifest | None,
+        keep_chunks: bool,
+        generation: int,
+    ) -> None:
+        self.directory, self.settings, self.generation = directory, settings, generation
+        self.files = generation_files(generation)
         self.db_path = directory / self.files["chunks"]
         self.tmp = temp_path(self.db_path)
-        if old:
-            shutil.copyfile(directory / old.files["chunks"], self.tmp)
+        if base:
+            shutil.copyfile(directory / base.files["chunks"], self.tmp)
         self.table = ChunkRows(sqlite3.connect(self.tmp))
+        try:
+            self._start(base, keep_chunks)
+        except BaseException:
+            self.table.db.close()
+            self.tmp.unlink(missing_ok=True)
+            raise
+
+    def _start(self, base: Manifest | None, keep_chunks: bool) -> None:
         self.table.create()
+        kept = base if keep_chunks else None
+        self.chunk_index = _open_index(self.directory, kept, "vectors", self.settings.dim)
+        self.window_index = _open_index(self.directory, kept, "windows", self.settings.dim)
+        if kept:  # never build on parts that disagree: they would be committed as sound
+            rows, vectors, windows = self.table, self.chunk_index, self.window_index
+            check_parts(str(self.directory), rows, vectors, windows, None, kept.counts)
+        elif base:
+            self.table.clear_chunks()
 
     @classmethod
     @contextmanager
     def open(
         cls, location: str | Path, settings: IndexSettings, rebuild: bool = False
     ) -> Iterator[FaissWriter]:
-        """A writer on ``location``, adding to its live generation unless ``rebuild``."""
+        """A writer on ``location``, adding to its live generation unless ``rebuild``.
+
+        Whatever it starts from, it writes a generation above every one on disk, so
+        the live files stay untouched until the manifest names the new ones.
+        """
         directory = Path(location)
         directory.mkdir(parents=True, exist_ok=True)
         with _locked(directory):
@@ -80,8 +114,10 @@ class FaissWriter:
                 if rebuild or not (directory / MANIFEST).is_file()
                 else Manifest.read(directory)
             )
+            if live:
+                live.verify(directory)
             keep = live is not None and keeps_previous(live.settings, settings, str(directory))
-            writer = cls(directory, settings, live if keep else None)
+            writer = cls(directory, settings, live, keep, next_generation(directory))
             try:
                 yield writer
             finally:
@@ -101,6 +137,9 @@ class FaissWriter:
     def move(self, article: Article) -> None:
         self.table.move(article)
 
+    def stale(self) -> list[Article]:
+        return self.table.unchunked()
+
     def add(self, article: Article, chunks: Sequence[EmbeddedChunk]) -> None:
         if not chunks:
             return
@@ -117,9 +156,16 @@ class FaissWriter:
             _add(self.window_index, np.concatenate([c.windows for c in chunks]), window_ids)
 
     def commit(self) -> dict[str, int]:
+        self.table.drop_unchunked()
         self.table.db.commit()
         counts = self.table.counts()
         bm25 = BM25.build(self.table.texts())
+        problem = parts_problem(self.table, self.chunk_index, self.window_index, bm25.ids)
+        if problem:  # a bug, but never one that reaches the disk as a sound index
+            raise IndexCorrupt(
+                f"not committing {self.directory}: the new generation's parts disagree "
+                f"({problem}); the live index is unchanged"
+            )
         self.table.db.close()
         write_atomic(self.directory / self.files["bm25"], bm25.save)
         publish(self.tmp, self.db_path)
@@ -145,10 +191,7 @@ class FaissWriter:
 def _open_index(directory: Path, old: Manifest | None, role: str, dim: int) -> faiss.Index:
     if old is None:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    index = faiss.read_index(str(directory / old.files[role]))
-    if index.d != dim:
-        raise IndexMismatch(f"{role} at {directory} have dim {index.d}, expected {dim}")
-    return index
+    return read_part(directory / old.files[role], partial(read_vectors, dim=dim))
 
 
 def _add(index: faiss.Index, vectors: np.ndarray, ids: list[int]) -> None:

@@ -6,11 +6,15 @@ module decides what changes: which articles go, which are new, and their vectors
 Unchanged articles (same content hash) are not embedded again; a changed article
 is a new article id (re-embedded alone); articles whose file is gone, or no longer
 holds them, are removed — within the paths being indexed, so ``rag index a/`` then
-``rag index b/`` keeps both.
+``rag index b/`` keeps both. The articles of a file or folder that is there but cannot
+be read now are kept, with a warning. New chunker settings re-chunk every article the
+index holds, from the text it stored, not only those under the paths given.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +31,8 @@ from rag.index.windows import windows
 from rag.ingest.files import Corpus, Skipped, load_corpus
 from rag.types import Article, Chunk
 
+log = logging.getLogger("rag")
+
 
 @dataclass
 class IndexReport:
@@ -38,6 +44,7 @@ class IndexReport:
     added: int = 0
     removed: int = 0
     unchanged: int = 0
+    rechunked: int = 0  # kept articles chunked again after a change of chunker settings
     embedded_chunks: int = 0
     duplicates: int = 0
     index_dir: str = ""
@@ -80,9 +87,11 @@ def index_corpus(
     )
     with open_writer(store, index_dir, wanted, rebuild) as writer:
         new, gone = _sync_articles(writer, corpus, [Path(p).resolve() for p in paths])
-        report.added, report.removed = len(new), len(gone)
-        report.unchanged = len(corpus.articles) - len(new)
-        chunked = [(a, chunk_article(a, settings, _fits(embedder))) for a in new]
+        stale = writer.stale()  # every kept article, after a change of chunker settings
+        report.added, report.removed, report.rechunked = len(new), len(gone), len(stale)
+        again = {a.article_id for a in stale}
+        report.unchanged = sum(a.article_id not in again for a in corpus.articles) - len(new)
+        chunked = [(a, chunk_article(a, settings, _fits(embedder))) for a in new + stale]
         _embed_and_add(writer, chunked, embedder, progress, batch_size)
         report.embedded_chunks = sum(len(chunks) for _, chunks in chunked)
         counts = writer.commit()
@@ -96,14 +105,36 @@ def _in_scope(source_abs: str, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
+def _unreadable_now(source_abs: str, unreadable: list[Path]) -> bool:
+    """Is the file, or a folder above it, there but unreadable on this run?"""
+    if _in_scope(source_abs, unreadable):
+        return True
+    try:
+        os.stat(source_abs)
+    except (FileNotFoundError, NotADirectoryError):
+        return False  # really gone
+    except OSError:
+        return True  # cannot tell: keep it
+    return False
+
+
 def _sync_articles(
     writer: StoreWriter, corpus: Corpus, roots: list[Path]
 ) -> tuple[list[Article], list[str]]:
     """Remove the articles gone from ``roots`` and record moved files; the articles to
-    add and the ids removed."""
+    add and the ids removed. Articles of files that cannot be read now are kept."""
     wanted = {a.article_id for a in corpus.articles}
     existing = writer.sources()
-    gone = [aid for aid, src in existing.items() if aid not in wanted and _in_scope(src, roots)]
+    unreadable = [Path(s.path).resolve() for s in corpus.skipped if s.unreadable]
+    missing = {aid: s for aid, s in existing.items() if aid not in wanted and _in_scope(s, roots)}
+    kept = sorted({s for s in missing.values() if _unreadable_now(s, unreadable)})
+    if kept:
+        log.warning(
+            "kept the articles of %d file(s) that cannot be read now: %s",
+            len(kept),
+            ", ".join(kept),
+        )
+    gone = [aid for aid, source in missing.items() if source not in kept]
     writer.remove(gone)
     new = [a for a in corpus.articles if a.article_id not in existing]
     for article in corpus.articles:  # a kept article may have moved file

@@ -11,7 +11,9 @@ Layout of an index directory (one *generation* is live at a time)::
 
 A writer (``rag/index/faiss_writer.py``) builds the next generation beside the live one
 and then replaces ``manifest.json`` atomically, so a killed ``rag index`` leaves the old
-index loadable.
+index loadable. :meth:`Manifest.read` checks the manifest against its schema (a
+hand-edited one with a wrong type is an error naming the field) and
+:meth:`Manifest.verify` each file against its sha256.
 
 >>> generation_files(3)["chunks"]
 'chunks-000003.sqlite'
@@ -20,15 +22,20 @@ index loadable.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from rag.index.base import IndexSettings
+from rag.index.atomic import sha256_file
+from rag.index.base import IndexSettings, rebuild_hint
 
 FORMAT = 2  # 2: sentence windows
 MANIFEST = "manifest.json"
 ROLES = ("vectors", "windows", "chunks", "bm25")
+_GENERATION_FILE = re.compile(r"(?:vectors|windows|chunks|bm25)-(\d{6,})\.(?:faiss|sqlite|npz)")
 
 
 @dataclass
@@ -58,18 +65,31 @@ class Manifest:
             )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            manifest = cls(**data)
-        except (ValueError, TypeError) as exc:
+        except (OSError, ValueError) as exc:
             raise IndexCorrupt(
-                f"{path} is not a valid manifest ({exc}); rebuild with "
-                f"'rag index PATH --index {directory} --rebuild'"
+                f"{path} is not a valid manifest ({exc}); {rebuild_hint(directory)}"
             ) from exc
-        if manifest.format != FORMAT:
+        made = data.get("format") if isinstance(data, dict) else None
+        if type(made) is int and made != FORMAT:  # before the schema, which may have changed
             raise IndexMismatch(
-                f"index format {manifest.format} at {directory}, this version "
-                f"reads {FORMAT}: rebuild with 'rag index PATH --rebuild'"
+                f"index format {made} at {directory}, this version reads {FORMAT}: "
+                f"{rebuild_hint(directory)}"
             )
-        return manifest
+        problem = schema_problem(data)
+        if problem:
+            raise IndexCorrupt(
+                f"{path} is not a valid manifest: {problem}; {rebuild_hint(directory)}"
+            )
+        return cls(**data)
+
+    def verify(self, directory: Path) -> None:
+        """Every file the manifest names is there and matches its sha256."""
+        for name in self.files.values():
+            path = directory / name
+            if not path.is_file():
+                raise IndexCorrupt(f"{path} is missing: {rebuild_hint(directory)}")
+            if sha256_file(path) != self.checksums[name]:
+                raise IndexCorrupt(f"{path} fails its checksum: {rebuild_hint(directory)}")
 
 
 def generation_files(generation: int) -> dict[str, str]:
@@ -79,3 +99,74 @@ def generation_files(generation: int) -> dict[str, str]:
         "chunks": f"chunks-{generation:06d}.sqlite",
         "bm25": f"bm25-{generation:06d}.npz",
     }
+
+
+def next_generation(directory: Path) -> int:
+    """One above every generation with a file in ``directory``, so a writer never
+    writes over the live generation's files (nor an unreadable manifest's).
+
+    >>> next_generation(Path("nowhere"))
+    1
+    """
+    names = [p.name for p in directory.iterdir()] if directory.is_dir() else []
+    found = [int(m.group(1)) for name in names if (m := _GENERATION_FILE.fullmatch(name))]
+    return max(found, default=0) + 1
+
+
+def _positive(value: Any) -> bool:
+    return type(value) is int and value > 0
+
+
+def _ints(value: Any) -> bool:
+    return isinstance(value, dict) and all(type(v) is int for v in value.values())
+
+
+def _sha256s(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) for v in value.values()
+    )
+
+
+# field -> (what its value must be, the test)
+SCHEMA: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "format": ("an integer", lambda v: type(v) is int),
+    "embedder": ("a non-empty string", lambda v: isinstance(v, str) and v != ""),
+    "dim": ("a positive integer", _positive),
+    "chunker": ("an object of integers", _ints),
+    "generation": ("a positive integer", _positive),
+    "files": ("an object naming a file per role", lambda v: isinstance(v, dict)),
+    "checksums": ("an object of sha256 hex digests", _sha256s),
+    "counts": ("an object of integers", _ints),
+}
+
+
+def schema_problem(data: Any) -> str:
+    """What is wrong with a parsed manifest, naming the field; "" when nothing is.
+
+    >>> schema_problem({"format": 2, "embedder": "hash:384", "dim": "384"})
+    "field 'dim' must be a positive integer, not '384'"
+    """
+    if not isinstance(data, dict):
+        return f"it must be a JSON object, not {type(data).__name__}"
+    unknown = sorted(set(data) - {f.name for f in fields(Manifest)})
+    if unknown:
+        return f"unknown field {unknown[0]!r}"
+    for name, (what, ok) in SCHEMA.items():
+        if name not in data:
+            return f"field {name!r} is missing"
+        if not ok(data[name]):
+            return f"field {name!r} must be {what}, not {data[name]!r}"
+    return _files_problem(data["files"], data["checksums"], data["generation"])
+
+
+def _files_problem(files: dict[str, Any], checksums: dict[str, str], generation: int) -> str:
+    expected = generation_files(generation)
+    for role, name in expected.items():
+        if files.get(role) != name:
+            got = files.get(role)
+            return f"field 'files' must give {role!r} as {name!r}, not {got!r}"
+        if name not in checksums:
+            return f"field 'checksums' has no sha256 for {name!r}"
+    if set(files) != set(expected):
+        return f"field 'files' has an unknown role {sorted(set(files) - set(expected))[0]!r}"
+    return ""

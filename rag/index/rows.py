@@ -36,6 +36,20 @@ CREATE TABLE IF NOT EXISTS windows (window_id INTEGER PRIMARY KEY, faiss_id INTE
 CREATE INDEX IF NOT EXISTS windows_chunk ON windows(faiss_id);
 """
 
+COLUMNS = {
+    "articles": (
+        "article_id",
+        "title",
+        "source",
+        "source_abs",
+        "publisher",
+        "title_derived",
+        "text",
+    ),
+    "chunks": ("faiss_id", "chunk_id", "article_id", "ordinal", "text", "start", "end", "n_tokens"),
+    "windows": ("window_id", "faiss_id"),
+}
+
 # SQLite caps the parameters of one statement (32766 since 3.32, 999 before).
 BATCH = 900
 
@@ -109,7 +123,35 @@ class ChunkRows:
         self.db.execute("DELETE FROM articles WHERE article_id = ?", (article_id,))
         return keys, window_ids
 
+    def drop_unchunked(self) -> None:
+        """Delete the articles left without a chunk: nothing of them could be found."""
+        self.db.execute("DELETE FROM articles WHERE article_id NOT IN (SELECT article_id FROM chunks)")
+
+    def clear_chunks(self) -> None:
+        """Delete every chunk and window, keeping the articles (to chunk them again)."""
+        self.db.execute("DELETE FROM windows")
+        self.db.execute("DELETE FROM chunks")
+
     # ---------------------------------------------------------------- reading
+
+    def probe(self) -> None:
+        """Raise sqlite3.DatabaseError unless the file has this module's tables and columns."""
+        for table, columns in COLUMNS.items():
+            self.db.execute(f"SELECT {', '.join(columns)} FROM {table} LIMIT 1").fetchall()
+
+    def keys(self) -> list[int]:
+        return [row[0] for row in self.db.execute("SELECT faiss_id FROM chunks")]
+
+    def unchunked(self) -> list[Article]:
+        """The articles held without a chunk, in insertion order."""
+        sql = (
+            "SELECT article_id, title, text, source, publisher, title_derived FROM articles "
+            "WHERE article_id NOT IN (SELECT article_id FROM chunks) ORDER BY rowid"
+        )
+        return [
+            Article(row[0], row[1], row[2], row[3], row[4] or "", bool(row[5]))
+            for row in self.db.execute(sql)
+        ]
 
     def sources(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT article_id, source_abs FROM articles").fetchall())

@@ -1,8 +1,9 @@
 """Files in, clean articles out.
 
 ``load_corpus`` takes files and folders, reads every .txt/.md/.html/.htm file, splits each into
-articles and keeps each article once. A file it cannot use is skipped with a warning on the
-"rag" logger, so one bad file never stops a run; a path that does not exist is an error.
+articles and keeps each article once. A file it cannot use, or a folder it cannot list, is
+skipped with a warning on the "rag" logger, so one bad file never stops a run; a path that does
+not exist is an error.
 
 Skipped under doctest, which may run from any directory (``seeds`` is relative):
 
@@ -14,8 +15,10 @@ Skipped under doctest, which may run from any directory (``seeds`` is relative):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from rag.errors import InputError
@@ -28,6 +31,7 @@ log = logging.getLogger("rag")
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+UNREADABLE = "unreadable"  # the reason of a file that is there but could not be read
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Skipped:
 
     path: str
     reason: str  # "not UTF-8 text", "binary file", "empty file", "no article text found", ...
+    unreadable: bool = False  # the file or folder is there but could not be read
 
 
 @dataclass
@@ -52,7 +57,7 @@ def load_corpus(paths: Sequence[str | Path]) -> Corpus:
     """Read every supported file under ``paths`` (files or folders, walked in sorted order)."""
     corpus = Corpus()
     seen: set[str] = set()
-    for path in iter_files(paths):
+    for path in iter_files(paths, partial(_skip_folder, corpus)):
         articles = _read_articles(path, corpus)
         if articles is None:
             continue
@@ -66,23 +71,59 @@ def load_corpus(paths: Sequence[str | Path]) -> Corpus:
     return corpus
 
 
-def iter_files(paths: Sequence[str | Path]) -> Iterator[Path]:
-    """Supported files under ``paths``; hidden files and other suffixes are passed over."""
+def iter_files(
+    paths: Sequence[str | Path], on_error: Callable[[OSError], None] = lambda exc: None
+) -> Iterator[Path]:
+    """Supported files under ``paths``; hidden files and folders and other suffixes are
+    passed over, a folder that cannot be listed goes to ``on_error``."""
     for given in paths:
         root = Path(given)
-        if not root.exists():
+        try:
+            root.stat()
+        except (FileNotFoundError, NotADirectoryError):
             raise InputError(
                 f"No such file or folder: '{given}'. "
                 f"Give existing files ({', '.join(sorted(SUFFIXES))}) or folders holding them."
-            )
+            ) from None
+        except OSError as exc:  # under a folder that cannot be searched
+            on_error(exc)
+            continue
         if root.is_file():
             if root.suffix.lower() in SUFFIXES:
                 yield root
             continue
-        for path in sorted(root.rglob("*")):
-            hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-            if path.is_file() and not hidden and path.suffix.lower() in SUFFIXES:
-                yield path
+        yield from sorted(_walk(root, on_error))
+
+
+def _walk(folder: Path, on_error: Callable[[OSError], None]) -> Iterator[Path]:
+    """Files with a supported suffix under ``folder``, not following folder symlinks."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError as exc:
+        on_error(exc)
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(path, on_error)
+        elif path.suffix.lower() in SUFFIXES and _is_file(entry):
+            yield path
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return True  # reading it will say why it cannot be used
+
+
+def _skip_folder(corpus: Corpus, exc: OSError) -> None:
+    path, reason = str(exc.filename), f"unreadable folder ({exc.strerror or exc})"
+    log.warning("Skipping %s: %s", path, reason)
+    corpus.skipped.append(Skipped(path, reason, unreadable=True))
 
 
 def read_text(path: Path) -> tuple[str | None, str]:
@@ -90,7 +131,7 @@ def read_text(path: Path) -> tuple[str | None, str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return None, f"unreadable ({exc.strerror or exc})"
+        return None, f"{UNREADABLE} ({exc.strerror or exc})"
     if b"\x00" in data:
         return None, "binary file"
     try:
@@ -114,6 +155,6 @@ def _read_articles(path: Path, corpus: Corpus) -> list[Article] | None:
         reason = "" if articles else "no article text found"
     if reason:
         log.warning("Skipping %s: %s", path, reason)
-        corpus.skipped.append(Skipped(str(path), reason))
+        corpus.skipped.append(Skipped(str(path), reason, reason.startswith(UNREADABLE)))
         return None
     return articles

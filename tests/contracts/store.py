@@ -251,13 +251,28 @@ class StoreContract:
             assert writer.sources() == {}
             assert writer.commit() == {"articles": 0, "chunks": 0}
 
-    def test_another_embedder_is_refused_and_another_chunker_starts_afresh(
+    def test_another_embedder_is_refused_and_another_chunker_rechunks_every_article(
         self, store: Place, tmp_path: Path
     ) -> None:
         write(store, tmp_path)
         other = IndexSettings("hash:64", 64, SETTINGS.chunker)
         with pytest.raises(IndexMismatch, match="hash:256"), store.writer(other):
             pass
+        with store.writer() as writer:
+            assert writer.stale() == []  # same settings: every chunk is kept
         rechunked = IndexSettings(SETTINGS.embedder, SETTINGS.dim, {"max_tokens": 100})
         with store.writer(rechunked) as writer:
-            assert writer.sources() == {}
+            stale = writer.stale()
+            assert [a.article_id for a in stale] == list(PASSAGES)  # kept, without chunks
+            assert stale[1] == article("talks", tmp_path)[0]  # as written: text, title, ...
+            assert set(writer.sources()) == set(PASSAGES)
+            for item in stale[:2]:  # an article left without chunks is not findable: dropped
+                writer.add(item, embedded(article(item.article_id, tmp_path)[1][:1]))
+            assert writer.commit() == {"articles": 2, "chunks": 2}
+        opened = store.open()
+        assert opened.settings == rechunked and len(opened) == 2
+        assert {a["article_id"]: a["chunks"] for a in opened.articles()} == {
+            "drones": 1,
+            "talks": 1,
+        }
+        opened.close()
