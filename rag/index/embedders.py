@@ -169,6 +169,8 @@ DEFAULT_EMBEDDER = "minilm"
 def make_embedder(spec: str | None = None) -> Embedder:
     """``minilm`` (default), ``hash[:DIM]``, or a path to a sentence-transformers model."""
     spec = spec or os.environ.get("RAG_EMBEDDER") or DEFAULT_EMBEDDER
+    if not isinstance(spec, str):  # e.g. a damaged manifest's "embedder"
+        raise ConfigError(f"an embedder is named by text, e.g. 'minilm'; got {spec!r:.60}")
     name, _, arg = spec.partition(":")
     if name in EMBEDDERS:
         return EMBEDDERS[name](arg)
