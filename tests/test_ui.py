@@ -504,13 +504,20 @@ def test_the_upload_route_is_refused_and_nothing_is_served_back(live: str) -> No
     assert refused.value.code == 403
 
 
-def test_a_user_error_logs_no_traceback(live: str, capfd: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("question", "k", "message"),
+    [("x" * 2001, 5, "2,001 characters long"), (ENVOY, "abc", "k must be a whole number"),
+     (ENVOY, None, "k must be a whole number"), (None, 5, "the question must be text")],
+)  # fmt: skip
+def test_a_user_error_logs_no_traceback(
+    live: str, capfd: pytest.CaptureFixture[str], question: str, k: object, message: str
+) -> None:
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
     capfd.readouterr()
-    with pytest.raises(AppError, match="2,001 characters long"):
-        Client(live, verbose=False).predict("x" * 2001, "extractive", 5, api_name="/ask")
+    with pytest.raises(AppError, match=message):
+        Client(live, verbose=False).predict(question, "extractive", k, api_name="/ask")
     assert "Traceback" not in capfd.readouterr().err
 
 

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import rag
 from rag.answer.backends import BACKENDS, backend_name
-from rag.errors import ConfigError, IndexNotFound, RagError
+from rag.errors import ConfigError, IndexNotFound, InputError, RagError
 from rag.kb import KnowledgeBase
 from ui.chat import Turn, messages, respond
 from ui.examples import example_questions
@@ -129,11 +129,19 @@ def _ask_endpoint(kb: KnowledgeBase, default: str) -> Any:
     def ask(question: str, backend: str = "", k: int = 5) -> dict[str, Any]:
         """Answer one question (no history); returns the answer, citations and timings as JSON."""
         try:
-            return kb.ask(question, backend=backend or default, k=int(k)).to_dict()
+            return kb.ask(question, backend=backend or default, k=_whole(k)).to_dict()
         except RagError as error:  # the user's mistake: a message, no traceback in the log
             raise gr.Error(str(error), print_exception=False) from error
 
     return ask
+
+
+def _whole(k: Any) -> int:
+    """The API's ``k`` as an int (kb.ask checks its range); anything else is the caller's error."""
+    try:
+        return int(k)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise InputError(f"k must be a whole number of passages, got {k!r:.40}") from error
 
 
 def launch(
