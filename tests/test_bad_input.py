@@ -53,7 +53,7 @@ def only_rag_errors(call: Callable[[], Any]) -> Any:
     try:
         return call()
     except RagError as error:
-        assert str(error) and "\n" not in str(error).strip()
+        assert str(error)  # a message to show (the CLI and UI make it one line)
         return None
 
 
