@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import unicodedata
 from collections.abc import Sequence
 from typing import TypeAlias
 
@@ -20,6 +21,22 @@ from rag.llm.openai_config import ENV_HELP
 from rag.types import Answer
 
 DEFAULT_INDEX = os.environ.get("RAG_INDEX", "index")
+
+
+def printable(text: str, keep: str = "\n\t") -> str:
+    r"""``text`` safe for a terminal: control characters but ``keep`` shown as escapes.
+
+    Passages and answers come from files and models; an escape sequence among them
+    could clear the screen or retitle the terminal. (Ingest strips them too; an index
+    made before that, or a model's answer, may still hold some.)
+
+    >>> print(printable("a\x1b]0;title\x07b\nc"))
+    a\x1b]0;title\x07b
+    c
+    """
+    return "".join(
+        ch if ch in keep or unicodedata.category(ch) != "Cc" else repr(ch)[1:-1] for ch in text
+    )
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -40,10 +57,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(json.dumps(report.summary()))
         return 0
     for skipped in report.skipped:
-        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+        print(printable(f"skipped {skipped.path}: {skipped.reason}"), file=sys.stderr)
     print(
         f"indexed {report.files} files -> {report.articles} articles, {report.chunks} chunks "
-        f"in {report.index_dir} ({report.added} added, {report.removed} removed, "
+        f"in {printable(report.index_dir)} ({report.added} added, {report.removed} removed, "
         f"{report.unchanged} unchanged, {report.embedded_chunks} chunks embedded, "
         f"{len(report.skipped)} skipped, {report.duplicates} duplicates) "
         f"in {report.seconds:.1f}s"
@@ -69,8 +86,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     for rank, hit in enumerate(hits, 1):
-        print(f"{rank}. {hit.title or '(untitled)'} — {hit.source}  [score {hit.score:.4f}]")
-        print("   " + hit.text.replace("\n", "\n   ") + "\n")
+        heading = f"{rank}. {hit.title or '(untitled)'} — {hit.source}  [score {hit.score:.4f}]"
+        print(printable(heading))
+        print(printable("   " + hit.text.replace("\n", "\n   ") + "\n"))
     return 0
 
 
@@ -93,7 +111,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print()
             _print_sources(item)
         else:
-            print(item, end="", flush=True)
+            print(printable(item), end="", flush=True)
     return 0
 
 
@@ -101,16 +119,16 @@ def _print_sources(answer: Answer) -> None:
     if answer.incomplete:
         print("\n(the answer is incomplete: the backend stopped before it finished)")
     if answer.note:
-        print(f"\n({answer.note})")
+        print(printable(f"\n({answer.note})"))
     if answer.abstained:
         _print_searched(answer)
         return
     print("\nSources:")
     for c in answer.citations:
-        print(f"[{c.n}] {c.hit.title or '(untitled)'} — {c.hit.source}")
-        print("    " + c.hit.text.replace("\n", "\n    "))
+        print(printable(f"[{c.n}] {c.hit.title or '(untitled)'} — {c.hit.source}"))
+        print(printable("    " + c.hit.text.replace("\n", "\n    ")))
     for sentence in answer.unsupported:
-        print(f"(no citation for: {sentence})")
+        print(printable(f"(no citation for: {sentence})"))
 
 
 def _print_searched(answer: Answer, shown: int = 3) -> None:
@@ -120,7 +138,7 @@ def _print_searched(answer: Answer, shown: int = 3) -> None:
     print("\nClosest passages searched:")
     for hit in answer.sources[:shown]:
         text = " ".join(hit.text.split())
-        print(f"- {hit.title or '(untitled)'} — {hit.source}: {text[:140]}…")
+        print(printable(f"- {hit.title or '(untitled)'} — {hit.source}: {text[:140]}…"))
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -238,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except RagError as exc:
-        print(f"rag: error: {exc}", file=sys.stderr)
+        print(f"rag: error: {printable(str(exc), keep='')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)

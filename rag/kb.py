@@ -22,6 +22,7 @@ from rag.answer.answerers import Answerer
 from rag.answer.backends import BACKENDS, LLMS, backend_name
 from rag.answer.evidence import EvidenceSelector
 from rag.answer.pipeline import answer_stream
+from rag.answer.question import clean_question
 from rag.errors import ConfigError
 from rag.index.base import Store, check_embedder
 from rag.index.chunking import ChunkSettings
@@ -74,6 +75,8 @@ class KnowledgeBase:
         article: str | None = None,
         source: str | None = None,
     ) -> list[Hit]:
+        """The passages that best match ``question``, cleaned and checked as ``ask`` does."""
+        question = clean_question(question)
         options = SearchOptions(k=k, mode=mode, mmr=mmr, article=article, source=source)
         return self.retriever.search(question, options)
 

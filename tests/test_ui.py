@@ -501,3 +501,55 @@ def test_serve_launches_on_loopback_with_the_backend(
     ((demo, host, port, block),) = calls
     assert (host, port, block) == ("127.0.0.1", 7999, True)
     assert demo.get_api_info()["named_endpoints"]["/ask"]
+
+
+# --- bad input (issue 14) ------------------------------------------------------------------
+
+UPLOAD = (
+    b'--XX\r\nContent-Disposition: form-data; name="files"; filename="note.html"\r\n'
+    b"Content-Type: text/html\r\n\r\n<script>alert(1)</script>\r\n--XX--\r\n"
+)
+
+
+def test_the_upload_route_is_refused_and_nothing_is_served_back(live: str) -> None:
+    multipart = {"Content-Type": "multipart/form-data; boundary=XX"}
+    post = urllib.request.Request(f"{live}gradio_api/upload", data=UPLOAD, headers=multipart)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        stored = urllib.request.urlopen(post, timeout=10).read()  # the path it was stored at
+        urllib.request.urlopen(f"{live}gradio_api/file={stored.decode()[2:-2]}", timeout=10)
+    assert refused.value.code == 403
+
+
+@pytest.mark.parametrize(
+    ("question", "k", "message"),
+    [("x" * 2001, 5, "2,001 characters long"), (ENVOY, "abc", "k must be a whole number"),
+     (ENVOY, None, "k must be a whole number"), (None, 5, "the question must be text")],
+)  # fmt: skip
+def test_a_user_error_logs_no_traceback(
+    live: str, capfd: pytest.CaptureFixture[str], question: str, k: object, message: str
+) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    capfd.readouterr()
+    with pytest.raises(AppError, match=message):
+        Client(live, verbose=False).predict(question, "extractive", k, api_name="/ask")
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "message"),
+    [("127.0.0.1", 70000, "--port must be between 1 and 65535, got 70000"),
+     ("127.0.0.1", -1, "got -1"), ("127.0.0.1", 0, "got 0"),
+     ("256.1.1.1", 7860, "256.1.1.1:7860: not an address or host name"),
+     ("192.0.2.1", 7860, "assign requested address")],  # not "Cannot find empty port"
+)  # fmt: skip
+def test_launch_refuses_a_bad_address_before_gradio(
+    kb: rag.KnowledgeBase, host: str, port: int, message: str
+) -> None:
+    from rag.errors import ConfigError
+    from ui.app import build_app, launch
+
+    with pytest.raises(ConfigError) as refused:
+        launch(build_app(kb, backend="extractive"), host, port, block=False)
+    assert message in str(refused.value) and "empty port" not in str(refused.value)

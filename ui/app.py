@@ -17,17 +17,22 @@ Programs use the ``ask`` endpoint with ``gradio_client``::
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import rag
 from rag.answer.backends import BACKENDS, backend_name
-from rag.errors import ConfigError, IndexNotFound, RagError
+from rag.errors import ConfigError, IndexNotFound, InputError, RagError
 from rag.kb import KnowledgeBase
 from ui.chat import Turn, messages, respond
 from ui.examples import example_questions
@@ -124,36 +129,86 @@ def _ask_endpoint(kb: KnowledgeBase, default: str) -> Any:
     def ask(question: str, backend: str = "", k: int = 5) -> dict[str, Any]:
         """Answer one question (no history); returns the answer, citations and timings as JSON."""
         try:
-            return kb.ask(question, backend=backend or default, k=int(k)).to_dict()
-        except RagError as error:
-            raise gr.Error(str(error)) from error
+            return kb.ask(question, backend=backend or default, k=_whole(k)).to_dict()
+        except RagError as error:  # the user's mistake: a message, no traceback in the log
+            raise gr.Error(str(error), print_exception=False) from error
 
     return ask
+
+
+def _whole(k: Any) -> int:
+    """The API's ``k`` as an int (kb.ask checks its range); anything else is the caller's error."""
+    try:
+        return int(k)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise InputError(f"k must be a whole number of passages, got {k!r:.40}") from error
 
 
 def launch(
     demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True
 ) -> str:
     """Serve ``demo`` locally: no share link, no extra file access; returns the local URL."""
+    check_address(host, port)
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: anyone who can reach this host can use the chat", host)
     try:
         _, url, _ = demo.launch(
             server_name=host, server_port=port, share=False, inbrowser=False,
             prevent_thread_lock=True, show_error=False, allowed_paths=[],
-            max_file_size="1kb",  # the app takes no uploads; Gradio's upload route stays tiny
+            max_file_size="1kb", app_kwargs={"middleware": [Middleware(NoUploads)]},
             ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
             theme=THEME, css=CSS, quiet=True, footer_links=["api"],
         )  # fmt: skip
-    except OSError as error:  # Gradio says "Cannot find empty port" for a port in use
-        raise ConfigError(
-            f"cannot serve the chat on {host}:{port}: {error.strerror or error}; "
-            "is another server using the port? Choose another with --port"
-        ) from error
+    except OSError as error:  # Gradio says "Cannot find empty port" for any failed bind
+        raise _cannot_serve(host, port, error) from error
     if block:  # Gradio's own banner suggests share=True; this app never makes a public link
         print(f"Chat running at {url} (local only; Ctrl+C stops it)", flush=True)
         demo.block_thread()
     return str(url)
+
+
+def check_address(host: str, port: int) -> None:
+    """A ConfigError unless this machine can listen on ``host``:``port`` now.
+
+    Gradio reports every failed bind as "Cannot find empty port in range", and a port
+    over 65535 as an OverflowError; a trial bind names the real reason.
+    """
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port must be between 1 and 65535, got {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as trial:
+            trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            trial.bind(address)
+    except (OSError, UnicodeError) as error:  # socket.gaierror is an OSError
+        raise _cannot_serve(host, port, error) from error
+
+
+def _cannot_serve(host: str, port: int, error: Exception) -> ConfigError:
+    if isinstance(error, socket.gaierror):
+        reason = "not an address or host name this machine knows"
+    elif isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        reason = "the port is in use by another server"
+    else:
+        reason = getattr(error, "strerror", None) or str(error)
+    return ConfigError(
+        f"cannot serve the chat on {host}:{port}: {reason}; choose another --host or --port"
+    )
+
+
+class NoUploads:
+    """ASGI middleware refusing Gradio's upload route: this app has no file inputs, and
+    anonymous uploads would be stored and served back from ``/gradio_api/file=``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/").endswith("/gradio_api/upload"):
+            response = PlainTextResponse("this app takes no uploads", status_code=403)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def open_index(index_dir: str | Path, seeds: str | Path) -> KnowledgeBase:
@@ -177,5 +232,6 @@ def serve(
     seeds: str | Path = "seeds",
 ) -> None:
     """``rag chat``: open (or build) the index and serve the chat until interrupted."""
+    check_address(host, port)  # before indexing, which may take a minute
     kb = open_index(index_dir, seeds)
     launch(build_app(kb, backend), host, port, block=True)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import NoReturn
 
 from rag.errors import InputError
 from rag.llm.base import Message
 from rag.text.words import terms
 
 MAX_QUESTION_CHARS = 2000
+# Spaces and control characters shrink when cleaned, but not by this much in a real question.
+_MAX_RAW_CHARS = 20 * MAX_QUESTION_CHARS
 _FOLLOW_UP = re.compile(
     r"^(and|but|so|also|what about|how about|then)\b|\b(it|its|they|them|their|he|him|his|she|"
     r"her|that|this|those|these|there|the same)\b",
@@ -28,15 +31,21 @@ def clean_question(question: str) -> str:
     """Strip control characters and surrounding space; refuse empty or huge questions."""
     if not isinstance(question, str):
         raise InputError(f"the question must be text, got {type(question).__name__}")
+    if len(question) > _MAX_RAW_CHARS:  # refused before the character-by-character pass
+        _too_long(question)
     text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question)
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         raise InputError("the question is empty: type a question about the articles")
     if len(text) > MAX_QUESTION_CHARS:
-        raise InputError(
-            f"the question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}"
-        )
+        _too_long(text)
     return text
+
+
+def _too_long(text: str) -> NoReturn:
+    raise InputError(
+        f"the question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}"
+    )
 
 
 def as_messages(history: Sequence[Message | dict[str, str]] | None) -> list[Message]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rag.answer.question import clean_question
 from rag.errors import InputError
 
 T = TypeVar("T")
@@ -42,6 +43,7 @@ UNANSWERABLE_KINDS = (
     "unanswerable_injection",
 )
 KINDS = ANSWERABLE_KINDS + UNANSWERABLE_KINDS
+UNSPECIFIED = "unspecified"  # no "kind" in the record: reported as a group of its own
 
 
 @dataclass(frozen=True)
@@ -142,14 +144,15 @@ def parse_question(line: str, line_no: int) -> Question:
     """One JSON line -> a :class:`Question`, or an InputError naming the line and field."""
     try:
         raw = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"questions line {line_no}: not valid JSON ({exc.msg})") from exc
+    except (ValueError, RecursionError) as exc:  # also a 5,000-digit number, deep nesting
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+        raise InputError(f"questions line {line_no}: not valid JSON ({reason})") from exc
     if not isinstance(raw, dict):
         raise InputError(f"questions line {line_no}: expected a JSON object, got {line:.60}")
     where = f"questions line {line_no} ({raw.get('id', 'no id')})"
     question = Question(
         id=_text(raw, "id", where),
-        question=_text(raw, "question", where),
+        question=_question(raw, where),
         answerable=_flag(raw, where),
         kind=_kind(raw, where),
         article=str(raw.get("article") or ""),
@@ -176,6 +179,16 @@ def _text(raw: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
+def _question(raw: dict[str, Any], where: str) -> str:
+    """The question as written, refused here (naming the line) if ``kb.ask`` would refuse it."""
+    question = _text(raw, "question", where)
+    try:
+        clean_question(question)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from exc
+    return question
+
+
 def _flag(raw: dict[str, Any], where: str) -> bool:
     value = raw.get("answerable")
     if not isinstance(value, bool):
@@ -184,7 +197,10 @@ def _flag(raw: dict[str, Any], where: str) -> bool:
 
 
 def _kind(raw: dict[str, Any], where: str) -> str:
+    """The question's kind; a file without kinds (the minimal format) is all UNSPECIFIED."""
     kind = raw.get("kind")
+    if kind is None:
+        return UNSPECIFIED
     if kind not in KINDS:
         raise InputError(f"{where}: unknown kind {kind!r}; known: {', '.join(KINDS)}")
     if (kind in ANSWERABLE_KINDS) != raw.get("answerable"):

@@ -28,6 +28,7 @@ from rag.evaluation.judge import Judge, make_judge
 from rag.evaluation.overall import Scores, by_kind, overall
 from rag.evaluation.records import Question, load_questions, select_ids
 from rag.kb import KnowledgeBase
+from rag.paths import check_folder
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def select(settings: Settings) -> tuple[Settings, list[Question], dict[str, Any]
     slice its bounds were measured on) runs exactly those questions, so the slice
     stays the same when questions are added to the file.
     """
+    check_folder(settings.out, "report folder", write=True)  # not FileExistsError at the end
     thresholds: dict[str, Any] = {}
     if settings.gate:
         thresholds = load_thresholds(settings.thresholds_file, settings.backend)

@@ -47,8 +47,22 @@ class HashEmbedder:
     """
 
     max_tokens = 100_000
+    max_dim = 65_536  # far beyond any real embedder; a typo must not ask for gigabytes
 
-    def __init__(self, dim: int = 64) -> None:
+    def __init__(self, dim: int = 64, *, spec: str | None = None) -> None:
+        """``spec`` is what the user typed after ``hash:``, shown when it is refused.
+
+        >>> HashEmbedder(0)
+        Traceback (most recent call last):
+        ...
+        rag.errors.ConfigError: hash embedder takes a dimension from 1 to 65536, e.g. 'hash:64'; got '0'
+        """
+        if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= self.max_dim:
+            given = spec if spec is not None else str(dim)
+            raise ConfigError(
+                f"hash embedder takes a dimension from 1 to {self.max_dim}, e.g. 'hash:64'; "
+                f"got {given!r}"
+            )
         self._dim = dim
         self.name = f"hash:{dim}"
 
@@ -142,9 +156,10 @@ def _minilm(arg: str) -> Embedder:
 
 def _hash(arg: str) -> Embedder:
     try:
-        return HashEmbedder(int(arg or 64))
-    except ValueError as exc:
-        raise ConfigError(f"hash embedder takes a dimension, e.g. 'hash:64'; got {arg!r}") from exc
+        dim = int(arg or 64)
+    except ValueError:
+        dim = 0  # not a number: refused below with the accepted range
+    return HashEmbedder(dim, spec=arg)
 
 
 EMBEDDERS: dict[str, Callable[[str], Embedder]] = {"minilm": _minilm, "hash": _hash}
@@ -154,6 +169,8 @@ DEFAULT_EMBEDDER = "minilm"
 def make_embedder(spec: str | None = None) -> Embedder:
     """``minilm`` (default), ``hash[:DIM]``, or a path to a sentence-transformers model."""
     spec = spec or os.environ.get("RAG_EMBEDDER") or DEFAULT_EMBEDDER
+    if not isinstance(spec, str):  # e.g. a damaged manifest's "embedder"
+        raise ConfigError(f"an embedder is named by text, e.g. 'minilm'; got {spec!r:.60}")
     name, _, arg = spec.partition(":")
     if name in EMBEDDERS:
         return EMBEDDERS[name](arg)

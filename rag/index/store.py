@@ -20,6 +20,7 @@ from rag.errors import ConfigError
 from rag.index.base import IndexSettings, Store, StoreWriter
 from rag.index.faiss_store import FaissStore
 from rag.index.faiss_writer import FaissWriter
+from rag.paths import check_folder
 
 DEFAULT_STORE = "faiss"
 
@@ -43,10 +44,12 @@ def store_kind(name: str) -> StoreKind:
 
 
 def open_store(kind: str, location: str | Path) -> Store:
-    return store_kind(kind).open(location)
+    opener = store_kind(kind).open
+    return opener(check_folder(location, "index folder", write=False))
 
 
 def open_writer(
     kind: str, location: str | Path, settings: IndexSettings, rebuild: bool = False
 ) -> AbstractContextManager[StoreWriter]:
-    return store_kind(kind).writer(location, settings, rebuild)
+    writer = store_kind(kind).writer
+    return writer(check_folder(location, "index folder", write=True), settings, rebuild)

@@ -29,6 +29,14 @@ _TITLE_MAX_CHARS = 80
 _WEAK_ENDINGS = {"a", "an", "the", "of", "to", "in", "and", "or", "for", "on", "at", "by", "with"}
 _WEAK_ENDINGS |= {"was", "is", "were", "are", "from", "that", "as"}
 _SENTENCE_ENDS = tuple('.!?:"”’')
+# ESC or its one-byte C1 form, then: an OSC/DCS/... string up to BEL, ST or the line's end;
+# a CSI sequence; or one more character.
+_ESCAPES = re.compile(
+    r"(?:\x1b[]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[^\n]?"
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # all but \t \n \r
 
 # (publisher, cue): the publisher whose cues occur most often on the page wins.
 PUBLISHER_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -47,6 +55,7 @@ def article_id_for(text: str) -> str:
 
 def split_articles(text: str, source: str, title_hint: str = "") -> list[Article]:
     """Every article on the page, cleaned; ``title_hint`` names an untitled first article."""
+    text, title_hint = strip_controls(text), strip_controls(title_hint)
     publisher = detect_publisher(text)
     articles = []
     for n, segment in enumerate(_segments(paragraphs(text))):
@@ -66,6 +75,18 @@ def split_articles(text: str, source: str, title_hint: str = "") -> list[Article
             )
         )
     return articles
+
+
+def strip_controls(text: str) -> str:
+    r"""Drop terminal escape sequences and control characters, keeping line breaks and tabs.
+
+    A saved page can carry ANSI/OSC sequences that would clear the screen or retitle the
+    terminal when ``rag search`` prints a passage.
+
+    >>> strip_controls("Rain\x1b[2J due\x1b]0;pwned\x07 today\x00\n\x9b31mnext")
+    'Rain due today\nnext'
+    """
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
 
 
 def detect_publisher(text: str) -> str:
