@@ -61,7 +61,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     print(
         f"indexed {report.files} files -> {report.articles} articles, {report.chunks} chunks "
         f"in {printable(report.index_dir)} ({report.added} added, {report.removed} removed, "
-        f"{report.unchanged} unchanged, {report.embedded_chunks} chunks embedded, "
+        f"{report.unchanged} unchanged, {report.rechunked} re-chunked, "
+        f"{report.embedded_chunks} chunks embedded, "
         f"{len(report.skipped)} skipped, {report.duplicates} duplicates) "
         f"in {report.seconds:.1f}s"
     )

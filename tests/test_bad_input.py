@@ -113,11 +113,6 @@ def manifests(real: dict[str, Any]) -> st.SearchStrategy[bytes]:
     return st.one_of(st.binary(), as_json, deep_json.map(str.encode))
 
 
-@pytest.mark.xfail(
-    reason="rag/index/manifest.py has no schema check yet (another change adds it): a field of "
-    "the wrong type raises TypeError/AttributeError/KeyError, deep nesting RecursionError",
-    strict=False,
-)
 def test_a_damaged_manifest_is_a_rag_error(index_copy: Path) -> None:
     real = json.loads((index_copy / "manifest.json").read_text())
 

@@ -65,7 +65,7 @@ class Manifest:
             )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: deep nesting
             raise IndexCorrupt(
                 f"{path} is not a valid manifest ({exc}); {rebuild_hint(directory)}"
             ) from exc
