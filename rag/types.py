@@ -20,6 +20,9 @@ class Article:
     source: str  # path of the file it came from, as given to the indexer
     publisher: str = ""
     title_derived: bool = False  # True when the page showed no title and we made one
+    published: str | None = None  # ISO date ("2025-03-07"), None when the page does not say
+    author: str = ""
+    url: str = ""  # the page's canonical URL, "" when it gives none
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,19 @@ class Hit:
     publisher: str = ""
     dense_score: float = 0.0  # cosine similarity to the query
     bm25_score: float = 0.0  # BM25 score (0 when the chunk shares no term with the query)
+    published: str | None = None  # the article's ISO date, None when unknown
+    author: str = ""
+    url: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``rag search --json``, the chat API and ``rag ask --json``.
 
-        >>> Hit("a:0", "a", "T", "x.txt", "Text.", 0, 5, 0.5).to_dict()["chunk_id"]
-        'a:0'
+        >>> hit = Hit("a:0", "a", "T", "x.txt", "Text.", 0, 5, 0.5, published="2025-03-07")
+        >>> hit.to_dict()["chunk_id"], hit.to_dict()["published"]
+        ('a:0', '2025-03-07')
         """
         keys = ("chunk_id", "article_id", "title", "source", "text", "score")
+        keys += ("publisher", "published", "author", "url")
         return {key: getattr(self, key) for key in keys}
 
 

@@ -308,3 +308,44 @@ def test_html_gives_article_text_and_title(tmp_path: Path) -> None:
 def test_html_title_tag_used_when_no_h1() -> None:
     text, hint = html_to_text("<title>Floods close roads | Site</title><p>Roads shut today.</p>")
     assert (text, hint) == ("Roads shut today.", "Floods close roads")
+
+
+# --- article metadata (issue 12) ----------------------------------------------------------
+
+NEWS_PAGE = Path(__file__).resolve().parent / "data" / "ceasefire.html"
+
+
+def test_html_metadata_from_json_ld_and_meta_tags() -> None:
+    [article] = load_corpus([NEWS_PAGE]).articles
+    assert article.title == "Ceasefire talks resume in Geneva"
+    assert (article.publisher, article.published, article.author) == (
+        "Harbour Post",
+        "2025-03-07",  # datePublished, not dateModified
+        "Maria Okafor",
+    )
+    assert article.url == "https://harbourpost.example/world/2025/ceasefire-talks-resume"
+    assert article.text.startswith("Negotiators from both sides") and "Sport" not in article.text
+
+
+def test_html_without_a_date_says_none_not_today(tmp_path: Path) -> None:
+    (tmp_path / "rain.html").write_text(HTML, encoding="utf-8")
+    [article] = load_corpus([tmp_path]).articles
+    assert (article.published, article.author, article.url) == (None, "", "")
+
+
+def test_a_date_in_the_text_is_not_taken_for_the_pages(tmp_path: Path) -> None:
+    body = "<p>The treaty signed on 4 May 2019 was renewed, officials said on Friday.</p>" * 4
+    (tmp_path / "treaty.html").write_text(f"<title>Treaty</title><article>{body}</article>")
+    [article] = load_corpus([tmp_path]).articles
+    assert article.published is None
+
+
+def test_plain_text_header_date_is_read_when_unambiguous() -> None:
+    page = "Rain due\n\nPublished\n\non\n\n{}\n\nForecasters said rain is due. Bring a coat."
+    [dated] = split_articles(page.format("7 March 2025"), "x.txt")
+    [undated] = split_articles(page.format("03/07/2025"), "x.txt")
+    assert (dated.published, undated.published) == ("2025-03-07", None)
+
+
+def test_seed_pages_give_no_date() -> None:
+    assert {a.published for a in load_corpus([SEEDS]).articles} == {None}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from rag.ingest.dates import parse_date
 from rag.ingest.furniture import (
     drop_block_furniture,
     drop_bylines,
@@ -25,6 +26,7 @@ from rag.types import Article
 PUBLISHED = re.compile(r"(?i)^published\b.{0,40}$")  # opens an article's header
 END = re.compile(r"(?i)^continue reading$")  # closes an article
 _HEADER_REACH = 6  # "Published" further down than this is body text, not a header
+_HEADER_LINES = 4  # "Published" / "on" / the date / "By": a date further down is the text's
 _TITLE_MAX_CHARS = 80
 _WEAK_ENDINGS = {"a", "an", "the", "of", "to", "in", "and", "or", "for", "on", "at", "by", "with"}
 _WEAK_ENDINGS |= {"was", "is", "were", "are", "from", "that", "as"}
@@ -72,9 +74,23 @@ def split_articles(text: str, source: str, title_hint: str = "") -> list[Article
                 source=source,
                 publisher=publisher,
                 title_derived=derived,
+                published=header_date(segment),
             )
         )
     return articles
+
+
+def header_date(segment: list[str]) -> str | None:
+    """The date in an article's "Published ... on ..." header, None when it gives none.
+
+    >>> header_date(["Rain due", "Published", "on", "7 March 2025", "By Ann Lee", "It rained."])
+    '2025-03-07'
+    """
+    header = _header(segment)
+    if header is None:
+        return None
+    lines = segment[header : header + _HEADER_LINES]
+    return next(filter(None, (parse_date(line) for line in lines if len(line) <= 60)), None)
 
 
 def strip_controls(text: str) -> str:
@@ -142,7 +158,7 @@ def _segments(paras: list[str]) -> list[list[str]]:
 
 def _title_and_body(segment: list[str], hint: str) -> tuple[str, list[str]]:
     """The shown title ("" when none) and the cleaned body paragraphs."""
-    header = next((i for i, p in enumerate(segment[:_HEADER_REACH]) if PUBLISHED.match(p)), None)
+    header = _header(segment)
     if header is not None:
         before = drop_furniture(segment[:header])
         title, body = (before[-1] if before else ""), _clean(segment[header + 1 :])
@@ -154,6 +170,10 @@ def _title_and_body(segment: list[str], hint: str) -> tuple[str, list[str]]:
     if body and title and _same_text(body[0], title):
         body = body[1:]  # the header repeats the title, often with straight quotes
     return title, body
+
+
+def _header(segment: list[str]) -> int | None:
+    return next((i for i, p in enumerate(segment[:_HEADER_REACH]) if PUBLISHED.match(p)), None)
 
 
 def _clean(paras: list[str]) -> list[str]:

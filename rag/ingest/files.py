@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rag.errors import InputError
 from rag.ingest.articles import split_articles
-from rag.ingest.html import html_to_text
+from rag.ingest.webpage import read_page, with_page_meta
 from rag.types import Article
 
 log = logging.getLogger("rag")
@@ -148,10 +148,12 @@ def _read_articles(path: Path, corpus: Corpus) -> list[Article] | None:
     text, reason = read_text(path)
     articles: list[Article] = []
     if text is not None:
-        hint = ""
         if path.suffix.lower() in HTML_SUFFIXES:
-            text, hint = html_to_text(text)
-        articles = split_articles(text, str(path), title_hint=hint)
+            page = read_page(text)
+            articles = split_articles(page.text, str(path), title_hint=page.meta.title)
+            articles = with_page_meta(articles, page.meta)
+        else:
+            articles = split_articles(text, str(path))
         reason = "" if articles else "no article text found"
     if reason:
         log.warning("Skipping %s: %s", path, reason)
