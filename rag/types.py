@@ -64,9 +64,8 @@ class Hit:
         >>> hit.to_dict()["chunk_id"], hit.to_dict()["published"]
         ('a:0', '2025-03-07')
         """
-        keys = ("chunk_id", "article_id", "title", "source", "text", "score")
-        keys += ("publisher", "published", "author", "url")
-        return {key: getattr(self, key) for key in keys}
+        keys = ("chunk_id", "article_id", "title", "source", "text", "score", "publisher")
+        return {key: getattr(self, key) for key in (*keys, "published", "author", "url")}
 
 
 @dataclass(frozen=True)

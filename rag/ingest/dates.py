@@ -14,8 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august")
-_MONTH_NAMES += ("september", "october", "november", "december")
+_MONTH_NAMES = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 _MONTH = r"(?P<month>[A-Za-z]{3,9})\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import trafilatura
 from lxml import etree
+from trafilatura.settings import Document
 
 from rag.ingest.html import html_to_text
 from rag.types import Article
@@ -61,6 +62,8 @@ def read_page(html: str) -> Page:
         include_images=False,
         date_extraction_params=dict(DATE_PARAMS),
     )
+    if not isinstance(doc, Document):  # None: no text at all (it gives a dict only if asked)
+        doc = None
     if doc is None or doc.body is None or not _body_text(doc.body):
         text, hint = html_to_text(html)
         meta = _meta(doc) if doc is not None else PageMeta()
@@ -73,14 +76,20 @@ def with_page_meta(articles: list[Article], meta: PageMeta) -> list[Article]:
     and author are its main article's, so they go on a page of one article only."""
     if not articles:
         return articles
-    page = {"publisher": meta.publisher, "url": meta.url}
-    if len(articles) == 1:
-        page |= {"published": meta.published, "author": meta.author}
-    kept = {key: value for key, value in page.items() if value}
-    return [replace(article, **kept) for article in articles]
+    one = len(articles) == 1
+    return [
+        replace(
+            article,
+            publisher=meta.publisher or article.publisher,
+            url=meta.url,
+            published=meta.published if one else article.published,
+            author=meta.author if one else article.author,
+        )
+        for article in articles
+    ]
 
 
-def _meta(doc: trafilatura.settings.Document) -> PageMeta:
+def _meta(doc: Document) -> PageMeta:
     return PageMeta(
         title=_one_line(doc.title),
         publisher=_one_line(doc.sitename),
