@@ -18,7 +18,7 @@ from rag.answer.backends import BACKENDS
 from rag.errors import RagError
 from rag.evaluation.records import HALVES
 from rag.llm.openai_config import ENV_HELP
-from rag.types import Answer
+from rag.types import Answer, Hit
 
 DEFAULT_INDEX = os.environ.get("RAG_INDEX", "index")
 
@@ -80,6 +80,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         mmr=args.mmr,
         article=args.article,
         source=args.source,
+        since=args.since,
+        until=args.until,
     )
     if args.json:
         ranked = [{"rank": i, **hit.to_dict()} for i, hit in enumerate(hits, 1)]
@@ -87,7 +89,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     for rank, hit in enumerate(hits, 1):
-        heading = f"{rank}. {hit.title or '(untitled)'} — {hit.source}  [score {hit.score:.4f}]"
+        heading = f"{rank}. {_label(hit)}  [score {hit.score:.4f}]"
         print(printable(heading))
         print(printable("   " + hit.text.replace("\n", "\n   ") + "\n"))
     return 0
@@ -126,7 +128,7 @@ def _print_sources(answer: Answer) -> None:
         return
     print("\nSources:")
     for c in answer.citations:
-        print(printable(f"[{c.n}] {c.hit.title or '(untitled)'} — {c.hit.source}"))
+        print(printable(f"[{c.n}] {_label(c.hit)}"))
         print(printable("    " + c.hit.text.replace("\n", "\n    ")))
     for sentence in answer.unsupported:
         print(printable(f"(no citation for: {sentence})"))
@@ -139,7 +141,17 @@ def _print_searched(answer: Answer, shown: int = 3) -> None:
     print("\nClosest passages searched:")
     for hit in answer.sources[:shown]:
         text = " ".join(hit.text.split())
-        print(printable(f"- {hit.title or '(untitled)'} — {hit.source}: {text[:140]}…"))
+        print(printable(f"- {_label(hit)}: {text[:140]}…"))
+
+
+def _label(hit: Hit) -> str:
+    """Title — source (publisher, date): "date unknown" rather than no date at all.
+
+    >>> _label(Hit("a:0", "a", "Rain", "news/rain.txt", "It rained.", 0, 10, 0.5))
+    'Rain — news/rain.txt (date unknown)'
+    """
+    about = ", ".join(filter(None, [hit.publisher, hit.published or "date unknown"]))
+    return f"{hit.title or '(untitled)'} — {hit.source} ({about})"
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -195,6 +207,8 @@ def _search_parser(sub: _Sub) -> None:
     p.add_argument("--mmr", type=float, default=None, help="diversity: MMR lambda in (0, 1]")
     p.add_argument("--article", default=None, help="only this article (id or part of title)")
     p.add_argument("--source", default=None, help="only this source file")
+    p.add_argument("--since", default=None, help="only articles published on or after YYYY-MM-DD")
+    p.add_argument("--until", default=None, help="only articles published on or before YYYY-MM-DD")
     p.add_argument("--json", action="store_true", help="print the hits as JSON")
     p.set_defaults(func=cmd_search)
 

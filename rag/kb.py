@@ -74,10 +74,17 @@ class KnowledgeBase:
         mmr: float | None = None,
         article: str | None = None,
         source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[Hit]:
-        """The passages that best match ``question``, cleaned and checked as ``ask`` does."""
+        """The passages that best match ``question``, cleaned and checked as ``ask`` does.
+
+        ``since``/``until`` (ISO dates, inclusive) keep articles published in that span;
+        an article of unknown date is left out when either is given."""
         question = clean_question(question)
-        options = SearchOptions(k=k, mode=mode, mmr=mmr, article=article, source=source)
+        options = SearchOptions(
+            k=k, mode=mode, mmr=mmr, article=article, source=source, since=since, until=until
+        )
         return self.retriever.search(question, options)
 
     def answerer(self, backend: str | None = None) -> Answerer:

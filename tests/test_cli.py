@@ -60,6 +60,10 @@ def test_search_json(hash_index: Path) -> None:
         "source",
         "text",
         "score",
+        "publisher",
+        "published",
+        "author",
+        "url",
     }
     assert any("a posture and a pose" in h["text"] for h in out["hits"])
 

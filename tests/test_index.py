@@ -280,3 +280,42 @@ def test_a_killed_index_run_leaves_the_previous_index_loadable(
         if size > before:  # it finished: start again from the seeds only
             index_corpus([seeds_copy], ix, HashEmbedder(64), rebuild=True, progress=False)
     assert {"old", "mid-write"} <= outcomes  # some kills landed while files were being written
+
+
+# --- article metadata (issue 12) ----------------------------------------------------------
+
+NEWS_PAGE = Path(__file__).resolve().parent / "data" / "ceasefire.html"
+
+
+def test_article_metadata_is_stored_and_comes_back_on_hits(
+    seeds_copy: Path, tmp_path: Path
+) -> None:
+    shutil.copy(NEWS_PAGE, seeds_copy)
+    rag.build(seeds_copy, tmp_path / "ix", embedder="hash:256", progress=False)
+    kb = rag.load(tmp_path / "ix")  # read back from disk, not the builder's memory
+    [hit] = kb.search("ninety-day truce observers at every crossing", k=1)
+    assert (hit.title, hit.publisher, hit.published, hit.author) == (
+        "Ceasefire talks resume in Geneva",
+        "Harbour Post",
+        "2025-03-07",
+        "Maria Okafor",
+    )
+    assert hit.to_dict()["url"] == "https://harbourpost.example/world/2025/ceasefire-talks-resume"
+    seed = kb.search("coalition of the willing", k=1)[0].to_dict()
+    assert (seed["published"], seed["author"], seed["url"]) == (None, "", "")
+    dated = {a["title"]: a["published"] for a in kb.articles()}
+    assert dated["Ceasefire talks resume in Geneva"] == "2025-03-07"
+
+
+def test_an_index_of_the_previous_format_is_refused_with_the_rebuild_command(
+    seeds_copy: Path, tmp_path: Path
+) -> None:
+    index = tmp_path / "ix"
+    rag.build(seeds_copy, index, embedder="hash:64", progress=False)
+    manifest = json.loads((index / "manifest.json").read_text())
+    (index / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
+    with pytest.raises(IndexMismatch, match=r"index format 2 .* reads 3") as refused:
+        rag.load(index)
+    assert f"rag index PATH --index {index} --rebuild" in str(refused.value)
+    rag.build(seeds_copy, index, embedder="hash:64", rebuild=True, progress=False)  # the hint's
+    assert len(rag.load(index).store) > 20

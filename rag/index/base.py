@@ -46,6 +46,9 @@ class StoredChunk:
     title: str
     source: str
     publisher: str
+    published: str | None = None  # ISO date
+    author: str = ""
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,14 +97,22 @@ class Store(Protocol):
         """Keys of an article's first ``n`` chunks, in article order."""
         ...
 
-    def ids_where(self, article: str | None, source: str | None) -> set[int]:
+    def ids_where(
+        self,
+        article: str | None,
+        source: str | None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> set[int]:
         """Keys of the chunks of articles matching the filter (id or part of the title;
-        source file or its tail); ``None`` matches every article."""
+        source file or its tail; published on or after ``since``, on or before ``until``,
+        ISO dates: an article of unknown date matches neither); ``None`` matches every
+        article."""
         ...
 
     def articles(self) -> list[dict[str, Any]]:
         """One row per article (article_id, title, source, publisher, title_derived,
-        chunks), by source then insertion order."""
+        published, author, url, chunks), by source then insertion order."""
         ...
 
     def close(self) -> None: ...

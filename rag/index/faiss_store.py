@@ -102,8 +102,14 @@ class FaissStore:
     def lead(self, article_id: str, n: int) -> list[int]:
         return self.table.lead(article_id, n)
 
-    def ids_where(self, article: str | None, source: str | None) -> set[int]:
-        return self.table.ids_where(article, source)
+    def ids_where(
+        self,
+        article: str | None,
+        source: str | None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> set[int]:
+        return self.table.ids_where(article, source, since, until)
 
     def articles(self) -> list[dict[str, Any]]:
         return self.table.articles()

@@ -32,7 +32,7 @@ from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.index.atomic import sha256_file
 from rag.index.base import IndexSettings, rebuild_hint
 
-FORMAT = 2  # 2: sentence windows
+FORMAT = 3  # 2: sentence windows; 3: article date, author and URL
 MANIFEST = "manifest.json"
 ROLES = ("vectors", "windows", "chunks", "bm25")
 _GENERATION_FILE = re.compile(r"(?:vectors|windows|chunks|bm25)-(\d{6,})\.(?:faiss|sqlite|npz)")

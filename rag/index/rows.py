@@ -27,7 +27,8 @@ from rag.types import Article, Chunk
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     article_id TEXT PRIMARY KEY, title TEXT, source TEXT, source_abs TEXT,
-    publisher TEXT, title_derived INTEGER, text TEXT);
+    publisher TEXT, title_derived INTEGER, text TEXT, published TEXT, author TEXT, url TEXT);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
 CREATE TABLE IF NOT EXISTS chunks (
     faiss_id INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, article_id TEXT, ordinal INTEGER,
     text TEXT, start INTEGER, end INTEGER, n_tokens INTEGER);
@@ -45,6 +46,9 @@ COLUMNS = {
         "publisher",
         "title_derived",
         "text",
+        "published",
+        "author",
+        "url",
     ),
     "chunks": ("faiss_id", "chunk_id", "article_id", "ordinal", "text", "start", "end", "n_tokens"),
     "windows": ("window_id", "faiss_id"),
@@ -68,7 +72,7 @@ class ChunkRows:
 
     def insert_article(self, article: Article) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 article.article_id,
                 article.title,
@@ -77,6 +81,9 @@ class ChunkRows:
                 article.publisher,
                 int(article.title_derived),
                 article.text,
+                article.published,
+                article.author,
+                article.url,
             ),
         )
 
@@ -125,7 +132,9 @@ class ChunkRows:
 
     def drop_unchunked(self) -> None:
         """Delete the articles left without a chunk: nothing of them could be found."""
-        self.db.execute("DELETE FROM articles WHERE article_id NOT IN (SELECT article_id FROM chunks)")
+        self.db.execute(
+            "DELETE FROM articles WHERE article_id NOT IN (SELECT article_id FROM chunks)"
+        )
 
     def clear_chunks(self) -> None:
         """Delete every chunk and window, keeping the articles (to chunk them again)."""
@@ -145,13 +154,10 @@ class ChunkRows:
     def unchunked(self) -> list[Article]:
         """The articles held without a chunk, in insertion order."""
         sql = (
-            "SELECT article_id, title, text, source, publisher, title_derived FROM articles "
+            f"SELECT {', '.join(_ARTICLE_FIELDS)} FROM articles "
             "WHERE article_id NOT IN (SELECT article_id FROM chunks) ORDER BY rowid"
         )
-        return [
-            Article(row[0], row[1], row[2], row[3], row[4] or "", bool(row[5]))
-            for row in self.db.execute(sql)
-        ]
+        return [_article(row) for row in self.db.execute(sql)]
 
     def sources(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT article_id, source_abs FROM articles").fetchall())
@@ -177,7 +183,8 @@ class ChunkRows:
             batch = list(keys[start : start + BATCH])
             marks = ",".join("?" * len(batch))
             sql = (
-                "SELECT c.*, a.title, a.source, a.publisher FROM chunks c "
+                "SELECT c.*, a.title, a.source, a.publisher, a.published, a.author, a.url "
+                "FROM chunks c "
                 f"JOIN articles a USING(article_id) WHERE c.faiss_id IN ({marks})"
             )
             out.update({row["faiss_id"]: row for row in self.db.execute(sql, batch)})
@@ -190,7 +197,13 @@ class ChunkRows:
         sql = "SELECT faiss_id FROM chunks WHERE article_id = ? ORDER BY ordinal LIMIT ?"
         return [row[0] for row in self.db.execute(sql, (article_id, n))]
 
-    def ids_where(self, article: str | None, source: str | None) -> set[int]:
+    def ids_where(
+        self,
+        article: str | None,
+        source: str | None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> set[int]:
         sql = "SELECT c.faiss_id FROM chunks c JOIN articles a USING(article_id) WHERE 1=1"
         args: list[Any] = []
         if article:
@@ -199,11 +212,19 @@ class ChunkRows:
         if source:
             sql += " AND (a.source = ? OR a.source LIKE ?)"
             args += [source, f"%{source}"]
+        # ISO dates sort as text; a NULL date (unknown) fails both comparisons.
+        if since:
+            sql += " AND a.published >= ?"
+            args.append(since)
+        if until:
+            sql += " AND a.published <= ?"
+            args.append(until)
         return {row[0] for row in self.db.execute(sql, args)}
 
     def articles(self) -> list[dict[str, Any]]:
         sql = (
             "SELECT a.article_id, a.title, a.source, a.publisher, a.title_derived, "
+            "a.published, a.author, a.url, "
             "COUNT(c.faiss_id) AS chunks FROM articles a LEFT JOIN chunks c USING(article_id) "
             "GROUP BY a.article_id ORDER BY a.source, a.rowid"
         )
@@ -220,4 +241,40 @@ def _stored(row: sqlite3.Row) -> StoredChunk:
         end=row["end"],
         n_tokens=row["n_tokens"],
     )
-    return StoredChunk(row["faiss_id"], chunk, row["title"], row["source"], row["publisher"] or "")
+    return StoredChunk(
+        row["faiss_id"],
+        chunk,
+        row["title"],
+        row["source"],
+        row["publisher"] or "",
+        published=row["published"],
+        author=row["author"] or "",
+        url=row["url"] or "",
+    )
+
+
+_ARTICLE_FIELDS = (
+    "article_id",
+    "title",
+    "text",
+    "source",
+    "publisher",
+    "title_derived",
+    "published",
+    "author",
+    "url",
+)
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        article_id=row["article_id"],
+        title=row["title"],
+        text=row["text"],
+        source=row["source"],
+        publisher=row["publisher"] or "",
+        title_derived=bool(row["title_derived"]),
+        published=row["published"],
+        author=row["author"] or "",
+        url=row["url"] or "",
+    )

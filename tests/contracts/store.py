@@ -44,6 +44,7 @@ PASSAGES = {  # article id -> (title, its passages)
     ),
     "budget": ("Council budget", ["The council approved a new budget for parks."]),
 }
+DATES = {"drones": "2025-03-01", "talks": "2025-03-07"}  # the budget's date is unknown
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ def article(article_id: str, folder: Path) -> tuple[Article, list[Chunk]]:
         chunks.append(chunk)
         start = end
     source = str(folder / f"{article_id}.txt")
-    return Article(article_id, title, text, source, publisher="The Desk"), chunks
+    meta = {"published": DATES.get(article_id), "author": "Ann Lee" if article_id in DATES else ""}
+    url = f"https://desk.example/{article_id}"
+    return Article(article_id, title, text, source, "The Desk", url=url, **meta), chunks
 
 
 def embedded(chunks: Sequence[Chunk]) -> list[EmbeddedChunk]:
@@ -190,6 +193,28 @@ class StoreContract:
         assert filled.ids_where(None, "talks.txt") == talks  # the source's tail
         assert filled.ids_where("Peace", "budget.txt") == set()
         assert len(filled.ids_where(None, None)) == 6
+
+    def test_filters_by_date_leaving_out_articles_of_unknown_date(self, filled: Store) -> None:
+        drones = {self.key_of(filled, f"drones:{i}") for i in range(2)}
+        talks = {self.key_of(filled, f"talks:{i}") for i in range(3)}
+        assert filled.ids_where(None, None, since="2025-03-01") == drones | talks  # inclusive
+        assert filled.ids_where(None, None, since="2025-03-02") == talks
+        assert filled.ids_where(None, None, until="2025-03-06") == drones
+        assert filled.ids_where(None, None, "2025-03-01", "2025-03-07") == drones | talks
+        assert filled.ids_where("Peace", None, until="2025-03-06") == set()
+
+    def test_article_metadata_comes_back_with_its_chunks(self, filled: Store) -> None:
+        talks = filled.chunks([self.key_of(filled, "talks:0")]).popitem()[1]
+        budget = filled.chunks([self.key_of(filled, "budget:0")]).popitem()[1]
+        assert (talks.publisher, talks.published, talks.author) == (
+            "The Desk",
+            "2025-03-07",
+            "Ann Lee",
+        )
+        assert talks.url == "https://desk.example/talks"
+        assert (budget.published, budget.author) == (None, "")
+        rows = {row["article_id"]: row for row in filled.articles()}
+        assert (rows["talks"]["published"], rows["budget"]["published"]) == ("2025-03-07", None)
 
     def test_lead_gives_an_articles_first_chunks_in_order(self, filled: Store) -> None:
         keys = [self.key_of(filled, f"talks:{i}") for i in range(3)]
