@@ -4,14 +4,19 @@ together, searched by date from the API and the CLI."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 from test_cli import run
 
 import rag
+from rag.answer.answerers import LLMAnswerer
 from rag.errors import InputError
+from rag.llm.base import Message
+from rag.llm.scripted import ScriptedLLM
 
 from conftest import SEEDS
 
@@ -73,3 +78,30 @@ def test_cli_search_since_prints_the_date_and_json_carries_the_metadata(
 def test_cli_a_bad_since_is_one_line_naming_it(dated_index: Path) -> None:
     done = run("search", TRUCE, "--index", str(dated_index), "--since", "March")
     assert done.returncode == 2 and "since must be a date as YYYY-MM-DD, got 'March'" in done.stderr
+
+
+def test_an_answer_from_an_older_article_says_as_of_its_date(tmp_path: Path) -> None:
+    older = NEWS_PAGE.read_text(encoding="utf-8")
+    older = older.replace("2025-03-07", "2025-03-01").replace("resume", "begin")
+    older = older.replace("a third round", "a first round").replace("ninety-day", "sixty-day")
+    (tmp_path / "news").mkdir()
+    (tmp_path / "news" / "begin.html").write_text(older, encoding="utf-8")
+    shutil.copy(NEWS_PAGE, tmp_path / "news")
+    kb = rag.build(tmp_path / "news", tmp_path / "ix", embedder="hash:256", progress=False)
+
+    def cite(needle: str) -> Callable[[Sequence[Message]], str]:
+        def reply(messages: Sequence[Message]) -> str:
+            prompt = messages[-1].content
+            n = re.findall(r'<source id="(\d+)"', prompt[: prompt.index(needle)])[-1]
+            assert 'published="2025-03-0' in prompt  # the date context the model reads
+            return f"The envoy wants a {needle} [{n}]."
+
+        return reply
+
+    question = "What truce does the envoy leading the ceasefire talks want?"
+    kb.use_answerer(LLMAnswerer(ScriptedLLM(cite("sixty-day truce"))))
+    answer = kb.ask(question, backend="scripted")
+    assert not answer.abstained and answer.citations[0].hit.published == "2025-03-01"
+    assert answer.note.startswith("As of 2025-03-01 ") and "2025-03-07" in answer.note
+    kb.use_answerer(LLMAnswerer(ScriptedLLM(cite("ninety-day truce"))))
+    assert kb.ask(question, backend="scripted").note == ""  # the newest article: no note

@@ -21,6 +21,7 @@ from rag.answer.answerability import (
 )
 from rag.answer.answerers import Answerer
 from rag.answer.citations import CitedText
+from rag.answer.dating import as_of_note
 from rag.answer.evidence import EvidenceSelector
 from rag.answer.prompt import answer_shape
 from rag.answer.question import as_messages, clean_question, standalone_query
@@ -252,4 +253,5 @@ def _finish(stream: Iterator[str], run: _Run) -> Iterator[str | Answer]:
     resolved = run.cited.resolved()
     base.text, base.citations, base.abstained = resolved.text, resolved.citations, False
     base.dropped_citations, base.unsupported = resolved.dropped, resolved.unsupported
+    base.note = base.note or as_of_note(base.citations, base.sources)
     yield base

@@ -135,14 +135,19 @@ def build_messages(
 
 
 def format_sources(hits: Sequence[Hit]) -> str:
-    """The hits as numbered ``<source>`` blocks; a hit with no text is left out, numbers kept."""
+    """The hits as numbered ``<source>`` blocks; a hit with no text is left out, numbers kept.
+    An article's date, when known, is given so a "when" question can be answered from it."""
     blocks = [
-        f'<source id="{i}" title="{_attribute(hit.title)}">\n{_neutralise(hit.text.strip())}\n'
-        "</source>"
+        f'<source id="{i}" title="{_attribute(hit.title)}"{_date(hit)}>\n'
+        f"{_neutralise(hit.text.strip())}\n</source>"
         for i, hit in enumerate(hits, start=1)
         if hit.text.strip()
     ]
     return "\n".join(blocks)
+
+
+def _date(hit: Hit) -> str:
+    return f' published="{hit.published}"' if hit.published else ""
 
 
 def _neutralise(text: str) -> str:
