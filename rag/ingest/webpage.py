@@ -64,11 +64,13 @@ def read_page(html: str) -> Page:
     )
     if not isinstance(doc, Document):  # None: no text at all (it gives a dict only if asked)
         doc = None
-    if doc is None or doc.body is None or not _body_text(doc.body):
+    text = _body_text(doc.body) if doc is not None and doc.body is not None else ""
+    meta = _meta(doc) if doc is not None else PageMeta()
+    if not text:
+        log.debug("trafilatura found no main text; reading the page as plain HTML")
         text, hint = html_to_text(html)
-        meta = _meta(doc) if doc is not None else PageMeta()
-        return Page(text, replace(meta, title=meta.title or hint))
-    return Page(_body_text(doc.body), _meta(doc))
+        meta = replace(meta, title=meta.title or hint)
+    return Page(text, meta)
 
 
 def with_page_meta(articles: list[Article], meta: PageMeta) -> list[Article]:
