@@ -30,15 +30,27 @@ from ui.chat import (
     ABSTAINED,
     BUG,
     LOADING,
-    THINKING,
+    SEARCHING,
+    STOPPED,
     Turn,
     answer_display,
     history,
     messages,
     respond,
+    stopped,
+    writing_display,
 )
 from ui.examples import candidates, example_questions, headline_question, topic
-from ui.render import mark_spans, markdown_text, passage_html, sources_html
+from ui.render import (
+    linked_markers,
+    mark_spans,
+    markdown_text,
+    passage_html,
+    published,
+    shorten,
+    source_path,
+    sources_html,
+)
 from ui.worker import in_thread
 
 # Gradio's queue uses a pandas option that pandas 3 deprecates; not ours to fix.
@@ -144,7 +156,50 @@ def test_sources_list_numbers_match_the_answer(kb: rag.KnowledgeBase) -> None:
     assert re.findall(r'data-n="(\d+)"', out) == [str(c.n) for c in answer.citations]
     marked = re.findall(r"<mark>(.*?)</mark>", out)
     assert any("a posture and a pose" in html.unescape(m) for m in marked)
-    assert html.escape(answer.citations[0].hit.source) in out
+    assert answer.citations[0].hit.source not in out  # the server's absolute path: never
+    assert "seeds/001_0a9e7fd5bd2f9d69.txt" in out  # relative to the working directory
+
+
+def test_sources_show_cited_first_then_the_rest_folded(kb: rag.KnowledgeBase) -> None:
+    answer = kb.ask(ENVOY, backend="extractive", k=K)
+    out = sources_html(answer, "a3")
+    cited, rest = out.split('<details class="rag-searched">')
+    assert re.findall(r'id="rag-a3-(\d+)"', cited) == [str(c.n) for c in answer.citations]
+    assert rest.count('class="rag-source"') == K - len(answer.citations)
+    assert '<details class="rag-sources" open>' in cited  # cited: open; the rest: folded
+
+
+def test_markers_link_to_their_cards_with_the_cited_sentence(kb: rag.KnowledgeBase) -> None:
+    answer = kb.ask(ENVOY, backend="extractive", k=K)
+    out = linked_markers(markdown_text(answer.text), answer, "a0")
+    links = re.findall(r'<a class="rag-cite" href="#rag-a0-(\d+)" title="([^"]*)">\[\d+\]</a>', out)
+    assert [n for n, _ in links] == [str(c.n) for c in answer.citations][: len(links)] and links
+    assert "a posture and a pose" in html.unescape(links[0][1])
+    assert "\\[9\\]" in linked_markers("x \\[9\\]", answer, "a0")  # a number citing nothing
+
+
+def test_cards_show_date_and_a_relative_source_never_an_absolute_path() -> None:
+    title = "A very long headline about drones that would not fit on one line of a card"
+    hit = Hit("a:0", "a", title, "/srv/secret/seeds/001.txt", "Kyiv builds drones.", 0, 19, 1.0)
+    answer = Answer(
+        "Q?", "Kyiv builds drones [1].", [rag.types.Citation(1, hit)], False, [hit], "x"
+    )
+    out = sources_html(answer)
+    assert "/srv/secret" not in out and "001.txt" in out and "date unknown" in out
+    assert html.escape(title, quote=True) in out  # whole, never cut
+    assert source_path(Hit("a:0", "a", "T", "seeds/1.txt", "x", 0, 1, 1.0)) == "seeds/1.txt"
+
+    class Dated:
+        published, url = "2025-03-02T10:00:00", "https://news.example/a?b=1&c=<2>"
+        source = "/abs/x.txt"
+
+    assert published(Dated()) == "2025-03-02"  # type: ignore[arg-type]
+    assert source_path(Dated()) == Dated.url  # type: ignore[arg-type]
+
+
+def test_shorten_cuts_at_a_word() -> None:
+    assert shorten("Drone strikes weaken Russia's army", 20) == "Drone strikes…"
+    assert shorten("short", 20) == "short"
 
 
 # --- one chat turn ----------------------------------------------------------------------
@@ -152,11 +207,11 @@ def test_sources_list_numbers_match_the_answer(kb: rag.KnowledgeBase) -> None:
 
 def test_respond_streams_then_shows_answer_with_sources(kb: rag.KnowledgeBase) -> None:
     states = run(kb, ENVOY)
-    assert states[0][-1].display == THINKING
+    assert states[0][-1].display == SEARCHING
     final = last(states)
     expected = kb.ask(ENVOY, backend="extractive", k=K)
     assert final.ok and final.answer == expected.text
-    assert final.display.startswith(markdown_text(expected.text))
+    assert html.unescape(re.sub(r"<a [^>]*>|</a>|\\", "", final.display)).startswith(expected.text)
     assert "rag-sources" in final.display and "a posture and a pose" in html.unescape(final.display)
 
 
@@ -171,7 +226,8 @@ def test_follow_up_is_answered_with_the_history(kb: rag.KnowledgeBase) -> None:
 def test_abstention_says_the_articles_do_not_say(kb: rag.KnowledgeBase) -> None:
     final = last(run(kb, OUT_OF_CORPUS))
     assert final.ok and final.display.startswith(ABSTAINED)
-    assert "rag-sources" not in final.display
+    assert "rag-sources" not in final.display  # nothing cited...
+    assert f"Passages searched ({K})" in final.display  # ...but what was searched is there
 
 
 def test_a_refusal_shows_its_note_and_what_was_searched(kb: rag.KnowledgeBase) -> None:
@@ -183,8 +239,8 @@ def test_a_refusal_shows_its_note_and_what_was_searched(kb: rag.KnowledgeBase) -
     final = last(run(fresh, question, backend="local"))
     assert final.ok and final.display.startswith(ABSTAINED)
     assert "No article mentions “Sweden”" in final.display
-    searched = final.display[final.display.index("Closest passages searched") :]
-    assert searched.count("<li>") == 3 and "coalition" in searched.lower()
+    searched = final.display[final.display.index("Passages searched") :]
+    assert searched.count('class="rag-source"') == K and "coalition" in searched.lower()
 
 
 def test_a_cut_off_refusal_still_says_it_was_cut_off() -> None:
@@ -244,8 +300,8 @@ def test_local_model_loading_note_shows_the_first_time_only(fresh_kb: rag.Knowle
     llm = _SlowLoadingLLM(reply)
     fresh_kb.use_answerer(LLMAnswerer(llm))
     displays = [s[-1].display for s in run(fresh_kb, ENVOY, backend="local")]
-    assert displays[:2] == [THINKING, LOADING] and llm.loads == 1
-    assert displays[-1].startswith(markdown_text(reply))
+    assert displays[:2] == [SEARCHING, LOADING] and llm.loads == 1
+    assert displays[-1].startswith(markdown_text(reply.split("[")[0]))
     again = [s[-1].display for s in run(fresh_kb, ENVOY, backend="local")]
     assert LOADING not in again and llm.loads == 1
 
@@ -254,6 +310,17 @@ def test_cut_off_answer_says_so(fresh_kb: rag.KnowledgeBase) -> None:
     fresh_kb.use_answerer(LLMAnswerer(_SlowLoadingLLM("A posture and a pose [1]", incomplete=True)))
     final = last(run(fresh_kb, ENVOY, backend="local"))
     assert "cut off" in final.display
+
+
+def test_writing_shows_the_draft_and_the_seconds_and_stop_keeps_the_draft() -> None:
+    assert (
+        writing_display("The <b>coalition", 3.7)
+        == f"{markdown_text('The <b>coalition')}\n\n_Writing… 3 s_"
+    )
+    draft = Turn("Q?", writing_display("Half an", 1), draft="Half an")
+    done = Turn("Q?", "answer", "answer", ok=True)
+    assert stopped([done, draft]) == [done, Turn("Q?", f"Half an\n\n{STOPPED}")]
+    assert stopped([done]) == [done]  # Stop after the answer: nothing changes
 
 
 def test_empty_question_changes_nothing(kb: rag.KnowledgeBase) -> None:
