@@ -11,6 +11,7 @@ import logging
 import re
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -40,7 +41,7 @@ from ui.chat import (
     stopped,
     writing_display,
 )
-from ui.examples import candidates, example_questions, headline_question, topic
+from ui.examples import as_question, candidates, example_questions, headline_question, topic
 from ui.render import (
     linked_markers,
     mark_spans,
@@ -386,6 +387,37 @@ def test_in_thread_runs_the_generator_to_its_end_without_waiting_for_the_reader(
     assert list(items) == [1, 2]
 
 
+def test_in_thread_says_when_nothing_came_for_a_while() -> None:
+    def slow() -> Iterator[int]:
+        time.sleep(0.35)
+        yield 1
+
+    assert list(in_thread(slow, idle=0.1))[-3:] == [None, None, 1]
+
+
+def test_respond_says_searching_then_writing_with_the_seconds(
+    fresh_kb: rag.KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reply = "The coalition was called a posture and a pose [1]."
+
+    class Slow(ScriptedLLM):
+        name = "local"
+
+        def stream(self, messages: Sequence[Message], **options: Any) -> Iterator[str]:
+            for word in super().stream(messages, **options):
+                time.sleep(0.15)
+                yield word
+
+    fresh_kb.use_answerer(LLMAnswerer(Slow(reply)))
+    monkeypatch.setattr(chat, "TICK", 0.05)
+    displays = [s[-1].display for s in run(fresh_kb, ENVOY, backend="local")]
+    assert displays[0] == SEARCHING
+    writing = [d for d in displays if "Writing…" in d]
+    assert writing and writing[-1].startswith(markdown_text("The coalition was"))
+    assert len(writing) > len(reply.split())  # the clock also moves between two words
+    assert "Writing…" not in displays[-1] and "rag-sources" in displays[-1]
+
+
 def test_in_thread_raises_the_errors_of_the_generator() -> None:
     def failing() -> Iterator[int]:
         yield 1
@@ -435,9 +467,25 @@ def test_examples_come_from_titles_and_are_answerable(kb: rag.KnowledgeBase) -> 
         assert not kb.ask(question, backend="extractive").abstained
 
 
+def test_examples_are_short_questions_in_whole_words(kb: rag.KnowledgeBase) -> None:
+    template = {"what", "do", "the", "articles", "say", "about", "why", "does"}
+    titles = " ".join(str(a["title"]) for a in kb.articles()).lower()
+    title_words = set(re.findall(r"[\w’'-]+", titles))
+    for question in candidates(kb):
+        assert question.endswith("?") and len(question.split()) <= 14, question
+        for word in re.findall(r"[\w’'-]+", question.lower()):
+            assert word in template or {word, word + "s", word + "es"} & title_words, (
+                word,
+                question,
+            )
+    assert as_question("Kyiv warns of more drone strikes on the") == (
+        "Why does Kyiv warn of more drone strikes?"
+    )
+
+
 def _shares_words(question: str, title: str) -> bool:
     words = set(re.findall(r"\w{4,}", title.lower()))
-    return len(words & set(re.findall(r"\w{4,}", question.lower()))) >= 3
+    return len(words & set(re.findall(r"\w{4,}", question.lower()))) >= 2
 
 
 # --- the app and its server -------------------------------------------------------------
