@@ -315,6 +315,12 @@ def test_stop_frees_the_model_and_the_next_question_is_answered(
         expect(tab.bot(0)).not_to_contain_text("Writing…")
         assert 0 < stopped_at < 600 and llm.words == stopped_at
         expect(box).to_have_value("my next question, half typed")  # streaming never touched it
+        calls = len(llm.calls)
+        tab.page.get_by_role("button", name="Retry").click()  # Regenerate the stopped answer
+        expect(tab.bot(0)).to_contain_text(re.compile(r"Writing… [1-9] s"), timeout=TIMEOUT)
+        assert len(llm.calls) == calls + 1 and tab.user_questions() == [ENVOY]
+        tab.page.get_by_role("button", name="Stop").click()
+        expect(tab.bot(0)).to_contain_text(STOPPED.strip("_()"))
         tab.choose_backend("extractive")
         tab.ask(ENVOY)
         tab.wait_final(1, "a posture and a pose")
@@ -331,9 +337,13 @@ def test_accessibility_light_and_dark(browser: Any, app_url: str, name: str) -> 
     tab = Chat(browser, app_url, DESKTOP if name == "desktop" else PHONE)
     try:
         expect(tab.page.locator("#ask")).to_be_in_viewport()  # Ask: visible on first load
+        viewport = DESKTOP if name == "desktop" else PHONE
+        chat_box = tab.page.locator("#chat").bounding_box()  # follows the screen's height
+        assert chat_box and abs(chat_box["height"] - max(280, viewport["height"] - 330)) < 2
         tab.set_k(K)
         tab.ask(ENVOY)
         tab.wait_final(0, "[1]")
+        assert tab.page.get_by_role("button", name="Copy message").count() == 2  # one per message
         sources = tab.bot(0).locator("details.rag-sources")
         expect(sources).to_have_js_property("open", name == "desktop")  # folded on phones
         tab.page.locator("#chat details").evaluate_all("all => all.forEach(d => d.open = true)")
