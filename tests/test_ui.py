@@ -6,6 +6,7 @@ the questions search K = 10 passages (the "posture and pose" passage ranks 6th t
 
 from __future__ import annotations
 
+import datetime
 import html
 import logging
 import re
@@ -195,6 +196,8 @@ def test_cards_show_date_and_a_relative_source_never_an_absolute_path() -> None:
         source = "/abs/x.txt"
 
     assert published(Dated()) == "2025-03-02"  # type: ignore[arg-type]
+    Dated.published = datetime.date(2024, 12, 31)  # type: ignore[assignment]
+    assert published(Dated()) == "2024-12-31"  # type: ignore[arg-type]
     assert source_path(Dated()) == Dated.url  # type: ignore[arg-type]
 
 

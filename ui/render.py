@@ -151,7 +151,8 @@ def published(hit: Hit) -> str:
     value = getattr(hit, "published", None)
     if not value:
         return "date unknown"
-    return value.strftime("%-d %b %Y") if hasattr(value, "strftime") else str(value)[:10]
+    shown = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return shown[:10]  # the day: 2025-03-02
 
 
 def source_html(citation: Citation, answer_text: str, key: str = "a0") -> str:
