@@ -6,11 +6,13 @@ the questions search K = 10 passages (the "posture and pose" passage ranks 6th t
 
 from __future__ import annotations
 
+import datetime
 import html
 import logging
 import re
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -30,15 +32,27 @@ from ui.chat import (
     ABSTAINED,
     BUG,
     LOADING,
-    THINKING,
+    SEARCHING,
+    STOPPED,
     Turn,
     answer_display,
     history,
     messages,
     respond,
+    stopped,
+    writing_display,
 )
-from ui.examples import candidates, example_questions, headline_question, topic
-from ui.render import mark_spans, markdown_text, passage_html, sources_html
+from ui.examples import as_question, candidates, example_questions, headline_question, topic
+from ui.render import (
+    linked_markers,
+    mark_spans,
+    markdown_text,
+    passage_html,
+    published,
+    shorten,
+    source_path,
+    sources_html,
+)
 from ui.worker import in_thread
 
 # Gradio's queue uses a pandas option that pandas 3 deprecates; not ours to fix.
@@ -144,7 +158,52 @@ def test_sources_list_numbers_match_the_answer(kb: rag.KnowledgeBase) -> None:
     assert re.findall(r'data-n="(\d+)"', out) == [str(c.n) for c in answer.citations]
     marked = re.findall(r"<mark>(.*?)</mark>", out)
     assert any("a posture and a pose" in html.unescape(m) for m in marked)
-    assert html.escape(answer.citations[0].hit.source) in out
+    assert answer.citations[0].hit.source not in out  # the server's absolute path: never
+    assert "seeds/001_0a9e7fd5bd2f9d69.txt" in out  # relative to the working directory
+
+
+def test_sources_show_cited_first_then_the_rest_folded(kb: rag.KnowledgeBase) -> None:
+    answer = kb.ask(ENVOY, backend="extractive", k=K)
+    out = sources_html(answer, "a3")
+    cited, rest = out.split('<details class="rag-searched">')
+    assert re.findall(r'id="rag-a3-(\d+)"', cited) == [str(c.n) for c in answer.citations]
+    assert rest.count('class="rag-source"') == K - len(answer.citations)
+    assert '<details class="rag-sources" open>' in cited  # cited: open; the rest: folded
+
+
+def test_markers_link_to_their_cards_with_the_cited_sentence(kb: rag.KnowledgeBase) -> None:
+    answer = kb.ask(ENVOY, backend="extractive", k=K)
+    out = linked_markers(markdown_text(answer.text), answer, "a0")
+    links = re.findall(r'<a class="rag-cite" href="#rag-a0-(\d+)" title="([^"]*)">\[\d+\]</a>', out)
+    assert [n for n, _ in links] == [str(c.n) for c in answer.citations][: len(links)] and links
+    assert "a posture and a pose" in html.unescape(links[0][1])
+    assert "\\[9\\]" in linked_markers("x \\[9\\]", answer, "a0")  # a number citing nothing
+
+
+def test_cards_show_date_and_a_relative_source_never_an_absolute_path() -> None:
+    title = "A very long headline about drones that would not fit on one line of a card"
+    hit = Hit("a:0", "a", title, "/srv/secret/seeds/001.txt", "Kyiv builds drones.", 0, 19, 1.0)
+    answer = Answer(
+        "Q?", "Kyiv builds drones [1].", [rag.types.Citation(1, hit)], False, [hit], "x"
+    )
+    out = sources_html(answer)
+    assert "/srv/secret" not in out and "001.txt" in out and "date unknown" in out
+    assert html.escape(title, quote=True) in out  # whole, never cut
+    assert source_path(Hit("a:0", "a", "T", "seeds/1.txt", "x", 0, 1, 1.0)) == "seeds/1.txt"
+
+    class Dated:
+        published, url = "2025-03-02T10:00:00", "https://news.example/a?b=1&c=<2>"
+        source = "/abs/x.txt"
+
+    assert published(Dated()) == "2025-03-02"  # type: ignore[arg-type]
+    Dated.published = datetime.date(2024, 12, 31)  # type: ignore[assignment]
+    assert published(Dated()) == "2024-12-31"  # type: ignore[arg-type]
+    assert source_path(Dated()) == Dated.url  # type: ignore[arg-type]
+
+
+def test_shorten_cuts_at_a_word() -> None:
+    assert shorten("Drone strikes weaken Russia's army", 20) == "Drone strikes…"
+    assert shorten("short", 20) == "short"
 
 
 # --- one chat turn ----------------------------------------------------------------------
@@ -152,11 +211,11 @@ def test_sources_list_numbers_match_the_answer(kb: rag.KnowledgeBase) -> None:
 
 def test_respond_streams_then_shows_answer_with_sources(kb: rag.KnowledgeBase) -> None:
     states = run(kb, ENVOY)
-    assert states[0][-1].display == THINKING
+    assert states[0][-1].display == SEARCHING
     final = last(states)
     expected = kb.ask(ENVOY, backend="extractive", k=K)
     assert final.ok and final.answer == expected.text
-    assert final.display.startswith(markdown_text(expected.text))
+    assert html.unescape(re.sub(r"<a [^>]*>|</a>|\\", "", final.display)).startswith(expected.text)
     assert "rag-sources" in final.display and "a posture and a pose" in html.unescape(final.display)
 
 
@@ -171,7 +230,8 @@ def test_follow_up_is_answered_with_the_history(kb: rag.KnowledgeBase) -> None:
 def test_abstention_says_the_articles_do_not_say(kb: rag.KnowledgeBase) -> None:
     final = last(run(kb, OUT_OF_CORPUS))
     assert final.ok and final.display.startswith(ABSTAINED)
-    assert "rag-sources" not in final.display
+    assert "rag-sources" not in final.display  # nothing cited...
+    assert f"Passages searched ({K})" in final.display  # ...but what was searched is there
 
 
 def test_a_refusal_shows_its_note_and_what_was_searched(kb: rag.KnowledgeBase) -> None:
@@ -183,8 +243,8 @@ def test_a_refusal_shows_its_note_and_what_was_searched(kb: rag.KnowledgeBase) -
     final = last(run(fresh, question, backend="local"))
     assert final.ok and final.display.startswith(ABSTAINED)
     assert "No article mentions “Sweden”" in final.display
-    searched = final.display[final.display.index("Closest passages searched") :]
-    assert searched.count("<li>") == 3 and "coalition" in searched.lower()
+    searched = final.display[final.display.index("Passages searched") :]
+    assert searched.count('class="rag-source"') == K and "coalition" in searched.lower()
 
 
 def test_a_cut_off_refusal_still_says_it_was_cut_off() -> None:
@@ -244,8 +304,8 @@ def test_local_model_loading_note_shows_the_first_time_only(fresh_kb: rag.Knowle
     llm = _SlowLoadingLLM(reply)
     fresh_kb.use_answerer(LLMAnswerer(llm))
     displays = [s[-1].display for s in run(fresh_kb, ENVOY, backend="local")]
-    assert displays[:2] == [THINKING, LOADING] and llm.loads == 1
-    assert displays[-1].startswith(markdown_text(reply))
+    assert displays[:2] == [SEARCHING, LOADING] and llm.loads == 1
+    assert displays[-1].startswith(markdown_text(reply.split("[")[0]))
     again = [s[-1].display for s in run(fresh_kb, ENVOY, backend="local")]
     assert LOADING not in again and llm.loads == 1
 
@@ -254,6 +314,17 @@ def test_cut_off_answer_says_so(fresh_kb: rag.KnowledgeBase) -> None:
     fresh_kb.use_answerer(LLMAnswerer(_SlowLoadingLLM("A posture and a pose [1]", incomplete=True)))
     final = last(run(fresh_kb, ENVOY, backend="local"))
     assert "cut off" in final.display
+
+
+def test_writing_shows_the_draft_and_the_seconds_and_stop_keeps_the_draft() -> None:
+    assert (
+        writing_display("The <b>coalition", 3.7)
+        == f"{markdown_text('The <b>coalition')}\n\n_Writing… 3 s_"
+    )
+    draft = Turn("Q?", writing_display("Half an", 1), draft="Half an")
+    done = Turn("Q?", "answer", "answer", ok=True)
+    assert stopped([done, draft]) == [done, Turn("Q?", f"Half an\n\n{STOPPED}")]
+    assert stopped([done]) == [done]  # Stop after the answer: nothing changes
 
 
 def test_empty_question_changes_nothing(kb: rag.KnowledgeBase) -> None:
@@ -319,6 +390,37 @@ def test_in_thread_runs_the_generator_to_its_end_without_waiting_for_the_reader(
     assert list(items) == [1, 2]
 
 
+def test_in_thread_says_when_nothing_came_for_a_while() -> None:
+    def slow() -> Iterator[int]:
+        time.sleep(0.35)
+        yield 1
+
+    assert list(in_thread(slow, idle=0.1))[-3:] == [None, None, 1]
+
+
+def test_respond_says_searching_then_writing_with_the_seconds(
+    fresh_kb: rag.KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reply = "The coalition was called a posture and a pose [1]."
+
+    class Slow(ScriptedLLM):
+        name = "local"
+
+        def stream(self, messages: Sequence[Message], **options: Any) -> Iterator[str]:
+            for word in super().stream(messages, **options):
+                time.sleep(0.15)
+                yield word
+
+    fresh_kb.use_answerer(LLMAnswerer(Slow(reply)))
+    monkeypatch.setattr(chat, "TICK", 0.05)
+    displays = [s[-1].display for s in run(fresh_kb, ENVOY, backend="local")]
+    assert displays[0] == SEARCHING
+    writing = [d for d in displays if "Writing…" in d]
+    assert writing and writing[-1].startswith(markdown_text("The coalition was"))
+    assert len(writing) > len(reply.split())  # the clock also moves between two words
+    assert "Writing…" not in displays[-1] and "rag-sources" in displays[-1]
+
+
 def test_in_thread_raises_the_errors_of_the_generator() -> None:
     def failing() -> Iterator[int]:
         yield 1
@@ -368,9 +470,25 @@ def test_examples_come_from_titles_and_are_answerable(kb: rag.KnowledgeBase) -> 
         assert not kb.ask(question, backend="extractive").abstained
 
 
+def test_examples_are_short_questions_in_whole_words(kb: rag.KnowledgeBase) -> None:
+    template = {"what", "do", "the", "articles", "say", "about", "why", "does"}
+    titles = " ".join(str(a["title"]) for a in kb.articles()).lower()
+    title_words = set(re.findall(r"[\w’'-]+", titles))
+    for question in candidates(kb):
+        assert question.endswith("?") and len(question.split()) <= 14, question
+        for word in re.findall(r"[\w’'-]+", question.lower()):
+            assert word in template or {word, word + "s", word + "es"} & title_words, (
+                word,
+                question,
+            )
+    assert as_question("Kyiv warns of more drone strikes on the") == (
+        "Why does Kyiv warn of more drone strikes?"
+    )
+
+
 def _shares_words(question: str, title: str) -> bool:
     words = set(re.findall(r"\w{4,}", title.lower()))
-    return len(words & set(re.findall(r"\w{4,}", question.lower()))) >= 3
+    return len(words & set(re.findall(r"\w{4,}", question.lower()))) >= 2
 
 
 # --- the app and its server -------------------------------------------------------------

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,10 @@ from typing import Any
 import pytest
 
 import rag
-from ui.chat import LOADING
+from rag.answer.answerers import LLMAnswerer
+from rag.llm.base import Message
+from rag.llm.scripted import ScriptedLLM
+from ui.chat import LOADING, STOPPED
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -45,6 +50,7 @@ K = 10  # the hash embedder ranks the "posture and pose" passage 6th to 8th (Min
 FOLLOW_UPS = ["What did Russia say about it?", "Will it work?", "Who leads it?",
               "And what did Meloni say about it?"]  # fmt: skip
 TIMEOUT = 30_000  # ms
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 
 
 def free_port() -> int:
@@ -94,8 +100,8 @@ def browser() -> Iterator[Any]:
 class Chat:
     """One browser tab on the app, with the helpers a person would use."""
 
-    def __init__(self, browser: Any, url: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    def __init__(self, browser: Any, url: str, viewport: dict[str, int] | None = None) -> None:
+        self.context = browser.new_context(viewport=viewport or {"width": 1280, "height": 1000})
         self.page = self.context.new_page()
         self.dialogs: list[str] = []  # an alert() from injected HTML would land here
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
@@ -169,6 +175,17 @@ def test_ask_follow_up_and_abstain(chat: Chat, kb: rag.KnowledgeBase) -> None:
     expect(sources.locator("mark").first).to_contain_text("a posture and a pose")
     expect(sources).to_contain_text("[1]")
     expect(sources).to_contain_text("seeds/001_0a9e7fd5bd2f9d69.txt")
+    expect(sources).to_contain_text("date unknown")  # the index has no dates yet
+    expect(chat.bot(0).locator(".rag-searched summary")).to_have_text(
+        re.compile(r"Other passages searched \(\d+\)")
+    )
+    link = chat.bot(0).locator("a.rag-cite").first
+    expect(link).to_have_attribute("title", re.compile("a posture and a pose"))
+    link.click()
+    card = chat.bot(0).locator("#rag-a0-1")
+    expect(card).to_have_class(re.compile("rag-flash"))
+    expect(card).to_be_in_viewport()
+    expect(card).to_be_focused()
 
     first = kb.ask(ENVOY, backend="extractive", k=K).text
     follow_up, expected = follow_up_needing_history(kb, ENVOY, first)
@@ -177,7 +194,8 @@ def test_ask_follow_up_and_abstain(chat: Chat, kb: rag.KnowledgeBase) -> None:
 
     chat.ask(OUT_OF_CORPUS)
     chat.wait_final(2, "The articles don't say.")
-    assert chat.bot(2).locator(".rag-sources").count() == 0
+    assert chat.bot(2).locator(".rag-sources").count() == 0  # nothing cited, but searched:
+    expect(chat.bot(2).locator(".rag-searched summary")).to_have_text(f"Passages searched ({K})")
     assert chat.user_questions() == [ENVOY, follow_up, OUT_OF_CORPUS]
     assert chat.page.get_by_role("button", name=re.compile("flag", re.I)).count() == 0
     assert chat.screenshot("chat.png").stat().st_size > 10_000
@@ -189,9 +207,10 @@ def test_examples_come_from_the_index(chat: Chat, kb: rag.KnowledgeBase) -> None
 
     examples = example_questions(kb)
     assert examples
-    first = chat.page.get_by_text(examples[0][:40])  # the button may cut a long question
-    first.click()
-    expect(chat.page.locator("#question textarea")).to_have_value(examples[0])
+    chat.page.get_by_role("button", name=examples[0], exact=True).click()  # asked at once
+    chat.wait_final(0, "[1]")
+    assert chat.user_questions() == [examples[0]]
+    expect(chat.bot(0).locator(".rag-sources")).to_be_visible()
 
 
 @pytest.fixture
@@ -248,6 +267,97 @@ def test_sessions_at_once_keep_their_own_history(
     finally:
         for tab in tabs:
             tab.close()
+
+
+class SlowLLM(ScriptedLLM):
+    """Writes a long answer a word every 50 ms; says when its stream was closed early."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        super().__init__(" ".join(["The coalition was called a posture and a pose [1]."] * 60))
+        self.words, self.closed = 0, threading.Event()
+
+    def stream(self, messages: Sequence[Message], **options: Any) -> Iterator[str]:
+        try:
+            for word in super().stream(messages, **options):
+                time.sleep(0.05)
+                self.words += 1
+                yield word
+        finally:
+            self.closed.set()  # where a real model's lock is released
+
+
+@pytest.fixture
+def slow_app(index_dir: Path) -> Iterator[tuple[str, SlowLLM]]:
+    kb, llm = rag.load(index_dir), SlowLLM()  # a private kb: its "local" is the slow one
+    kb.use_answerer(LLMAnswerer(llm))
+    with serve(kb, backend="local") as url:
+        yield url, llm
+
+
+def test_stop_frees_the_model_and_the_next_question_is_answered(
+    browser: Any, slow_app: tuple[str, SlowLLM]
+) -> None:
+    url, llm = slow_app
+    tab = Chat(browser, url)
+    try:
+        tab.set_k(K)
+        tab.ask(ENVOY)
+        box = tab.page.locator("#question textarea")
+        expect(box).to_have_value("")  # cleared once, at submit
+        box.fill("my next question, half typed")
+        expect(tab.bot(0)).to_contain_text(re.compile(r"Writing… [1-9] s"), timeout=TIMEOUT)
+        tab.page.get_by_role("button", name="Stop").click()
+        assert llm.closed.wait(timeout=10)  # the model's stream is closed: the model is free
+        stopped_at = llm.words
+        expect(tab.bot(0)).to_contain_text(STOPPED.strip("_()"))
+        expect(tab.bot(0)).not_to_contain_text("Writing…")
+        assert 0 < stopped_at < 600 and llm.words == stopped_at
+        expect(box).to_have_value("my next question, half typed")  # streaming never touched it
+        calls = len(llm.calls)
+        tab.page.get_by_role("button", name="Retry").click()  # Regenerate the stopped answer
+        expect(tab.bot(0)).to_contain_text(re.compile(r"Writing… [1-9] s"), timeout=TIMEOUT)
+        assert len(llm.calls) == calls + 1 and tab.user_questions() == [ENVOY]
+        tab.page.get_by_role("button", name="Stop").click()
+        expect(tab.bot(0)).to_contain_text(STOPPED.strip("_()"))
+        tab.choose_backend("extractive")
+        tab.ask(ENVOY)
+        tab.wait_final(1, "a posture and a pose")
+        expect(tab.bot(1).locator(".rag-sources")).to_be_visible()
+    finally:
+        tab.close()
+
+
+@pytest.mark.parametrize("name", ["desktop", "phone"])
+def test_accessibility_light_and_dark(browser: Any, app_url: str, name: str) -> None:
+    """axe finds no serious or critical problem, with an answer and all its sources open."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    tab = Chat(browser, app_url, DESKTOP if name == "desktop" else PHONE)
+    try:
+        expect(tab.page.locator("#ask")).to_be_in_viewport()  # Ask: visible on first load
+        viewport = DESKTOP if name == "desktop" else PHONE
+        chat_box = tab.page.locator("#chat").bounding_box()  # follows the screen's height
+        assert chat_box and abs(chat_box["height"] - max(280, viewport["height"] - 330)) < 2
+        tab.set_k(K)
+        tab.ask(ENVOY)
+        tab.wait_final(0, "[1]")
+        assert tab.page.get_by_role("button", name="Copy message").count() == 2  # one per message
+        sources = tab.bot(0).locator("details.rag-sources")
+        expect(sources).to_have_js_property("open", name == "desktop")  # folded on phones
+        tab.page.locator("#chat details").evaluate_all("all => all.forEach(d => d.open = true)")
+        for scheme in ("light", "dark"):
+            tab.page.emulate_media(color_scheme=scheme)
+            tab.page.wait_for_timeout(500)  # the theme's colour transitions end
+            results = Axe().run(tab.page)
+            bad = [
+                v for v in results.response["violations"] if v["impact"] in ("serious", "critical")
+            ]
+            assert not bad, results.generate_report()
+            tab.screenshot(f"a11y-{name}-{scheme}.png")
+    finally:
+        tab.close()
 
 
 EVIL = """Harbour <script>alert("title")</script> festival opens

@@ -34,7 +34,7 @@ import rag
 from rag.answer.backends import BACKENDS, backend_name
 from rag.errors import ConfigError, IndexNotFound, InputError, RagError
 from rag.kb import KnowledgeBase
-from ui.chat import Turn, messages, respond
+from ui.chat import Turn, messages, respond, stopped
 from ui.examples import example_questions
 from ui.render import markdown_text
 
@@ -54,57 +54,124 @@ INTRO = (
     "When the articles don't hold the answer, it says so."
 )
 CSS = """
-.rag-sources summary { cursor: pointer; font-weight: 600; margin-top: .5em; }
-.rag-source { border-left: 3px solid var(--color-accent); padding: .3em .7em; margin: .5em 0; }
-.rag-source-file { font-size: .85em; opacity: .8; }
+#chat { height: max(280px, calc(100dvh - 330px)) !important; }
+.rag-sources summary, .rag-searched summary { cursor: pointer; font-weight: 600; margin-top: .5em; }
+.rag-source { border-left: 3px solid var(--color-accent); padding: .3em .7em; margin: .5em 0;
+              border-radius: var(--radius-sm); scroll-margin: 4em; }
+.rag-searched .rag-source { border-left-color: var(--border-color-primary); }
+.rag-source-file { font-size: .85em; }
 .rag-passage { font-size: .9em; margin-top: .3em; }
-.rag-passage mark { background: #fde68a; color: inherit; padding: 0 .1em; }
+.rag-passage mark { background: var(--color-accent-soft); color: var(--body-text-color);
+                    box-shadow: inset 0 -2px var(--color-accent); padding: 0 .1em; }
+.rag-source:target, .rag-source.rag-flash { outline: 2px solid var(--color-accent);
+                                           background: var(--background-fill-secondary); }
+a.rag-cite { text-decoration: none; font-weight: 600; color: var(--link-text-color); }
+a.rag-cite:hover, a.rag-cite:focus { text-decoration: underline; }
+@media (max-width: 640px) { .rag-intro p { display: none; } }
+"""
+# [n] links: open the folded list holding the card, scroll to it, flash it. On phones the
+# cited sources start folded (the answer text first); a card opened by [n] stays open.
+JS = """
+() => {
+  const phone = matchMedia("(max-width: 640px)");
+  new MutationObserver(() => {
+    if (!phone.matches) return;
+    for (const list of document.querySelectorAll("details.rag-sources[open]:not([data-seen])")) {
+      list.open = false;
+      list.dataset.seen = "1";
+    }
+  }).observe(document.body, { childList: true, subtree: true });
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a.rag-cite");
+    const card = link && document.getElementById(link.getAttribute("href").slice(1));
+    if (!card) return;
+    event.preventDefault();
+    for (let list = card.closest("details"); list; list = list.parentElement.closest("details"))
+      list.open = true;
+    card.scrollIntoView({ behavior: "smooth", block: "center" });
+    card.focus({ preventScroll: true });
+    card.classList.add("rag-flash");
+    setTimeout(() => card.classList.remove("rag-flash"), 2500);
+  });
+}
 """
 # System fonts only: the default theme would fetch Google Fonts, and we run offline.
-THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+# Light mode's indigo and grey text are a shade darker than Soft's, for a 4.5:1 contrast (axe).
+THEME = gr.themes.Soft(
+    font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
+).set(
+    button_primary_background_fill="*primary_600",
+    button_primary_background_fill_hover="*primary_700",
+    block_title_text_color="*primary_700",
+    block_label_text_color="*primary_700",
+    block_info_text_color="*neutral_600",
+    body_text_color_subdued="*neutral_600",
+    link_text_color="*primary_700",  # a bot message is drawn at 80% opacity
+)
 
 
 def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
     """The chat app over ``kb``; ``backend`` is the initial choice (default: $RAG_BACKEND/local)."""
     default = backend_name(backend)
     with gr.Blocks(title="Ask the news", analytics_enabled=False) as demo:
-        gr.Markdown(INTRO)
+        gr.Markdown(INTRO, elem_classes="rag-intro")
         turns = gr.State([])  # per browser session: Gradio deep-copies it for each visitor
-        with gr.Row():
+        asked = gr.State("")  # the question being answered: the box is free for the next one
+        with gr.Row(equal_height=False):
             with gr.Column(scale=4):
-                chatbot, question, send = _chat_column(kb)
+                chatbot, question, send, stop, examples = _chat_column(kb)
             with gr.Column(scale=1, min_width=220):
                 choice, k = _settings_column(kb, default)
-        inputs = [question, turns, choice, k]
-        outputs = [chatbot, turns, question]
+        answer = _answer_handler(kb)
+        settings, shown = [turns, choice, k], [chatbot, turns]
+        running = []
         for trigger in (question.submit, send.click):
-            trigger(_answer_handler(kb), inputs, outputs, api_visibility="private",
-                    concurrency_id="answer")  # fmt: skip
+            taken = trigger(_take, question, [question, asked], api_visibility="private",
+                            queue=False)  # fmt: skip
+            running.append(taken.then(answer, [asked, *settings], shown, concurrency_id="answer",
+                                      api_visibility="private"))  # fmt: skip
+        for button in examples:
+            running.append(button.click(answer, [button, *settings], shown, concurrency_id="answer",
+                                        api_visibility="private"))  # fmt: skip
+        retried = chatbot.retry(_retry_handler(kb), settings, shown, concurrency_id="answer",
+                                api_visibility="private")  # fmt: skip
+        running.append(retried)
+        # Cancelling closes the answer's generator, which closes the model's stream; then the
+        # unfinished answer is marked as stopped.
+        halted = stop.click(None, cancels=running, queue=False, api_visibility="private")
+        halted.then(_stop, turns, shown, queue=False, api_visibility="private")
         chatbot.clear(lambda: [], None, turns, api_visibility="private")
         gr.api(_ask_endpoint(kb, default), api_name="ask", concurrency_id="answer")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
 
 
-def _chat_column(kb: KnowledgeBase) -> tuple[gr.Chatbot, gr.Textbox, gr.Button]:
+def _chat_column(
+    kb: KnowledgeBase,
+) -> tuple[gr.Chatbot, gr.Textbox, gr.Button, gr.Button, list[gr.Button]]:
     chatbot = gr.Chatbot(
-        show_label=False, elem_id="chat", height=560, latex_delimiters=[], allow_tags=False,
-        feedback_options=None, buttons=["copy_all"], placeholder="Ask about the articles.",
+        label="Conversation", show_label=False, elem_id="chat", latex_delimiters=[],
+        allow_tags=False, feedback_options=None, buttons=["copy", "copy_all"],
+        placeholder="Ask about the articles.",
     )  # fmt: skip
-    with gr.Row():
+    with gr.Row(equal_height=True):
         question = gr.Textbox(
-            show_label=False, placeholder="Ask about the articles…", elem_id="question",
-            scale=5, max_lines=4, autofocus=True,
+            label="Your question", show_label=False, placeholder="Ask about the articles…",
+            elem_id="question", scale=5, min_width=180, max_lines=4, autofocus=True,
         )  # fmt: skip
-        send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-    examples = example_questions(kb)
-    if examples:
-        gr.Examples([[q] for q in examples], inputs=[question], label="Examples from the articles")
-    return chatbot, question, send
+        send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
+        stop = gr.Button("Stop", variant="stop", scale=1, min_width=70, elem_id="stop")
+    examples = []
+    questions = example_questions(kb)
+    if questions:
+        gr.Markdown("Examples from the articles (click to ask):", elem_id="examples-label")
+        with gr.Row(elem_id="examples"):
+            examples = [gr.Button(q, size="sm", variant="secondary") for q in questions]
+    return chatbot, question, send, stop, examples
 
 
 def _settings_column(kb: KnowledgeBase, default: str) -> tuple[gr.Dropdown, gr.Slider]:
-    gr.Markdown("### Settings")
+    gr.Markdown("## Settings")
     about = "local: llama.cpp · openai: API server · extractive: no LLM"
     choice = gr.Dropdown(list(BACKENDS), value=default, label="Backend", elem_id="backend",
                          info=about)  # fmt: skip
@@ -115,14 +182,37 @@ def _settings_column(kb: KnowledgeBase, default: str) -> tuple[gr.Dropdown, gr.S
     return choice, k
 
 
+def _take(question: str) -> tuple[str, str]:
+    """Submit: the question moves out of the box, which is cleared once, here."""
+    return "", question
+
+
 def _answer_handler(kb: KnowledgeBase) -> Any:
     def answer(
         question: str, turns: list[Turn], backend: str, k: float
-    ) -> Iterator[tuple[list[dict[str, Any]], list[Turn], str]]:
+    ) -> Iterator[tuple[list[dict[str, Any]], list[Turn]]]:
         for current in respond(kb, question, turns or [], backend, int(k)):
-            yield messages(current), current, ""
+            yield messages(current), current
 
     return answer
+
+
+def _retry_handler(kb: KnowledgeBase) -> Any:
+    """Regenerate: the last question asked again, its old answer dropped."""
+    answer = _answer_handler(kb)
+
+    def retry(
+        turns: list[Turn], backend: str, k: float
+    ) -> Iterator[tuple[list[dict[str, Any]], list[Turn]]]:
+        if turns:
+            yield from answer(turns[-1].question, turns[:-1], backend, k)
+
+    return retry
+
+
+def _stop(turns: list[Turn]) -> tuple[list[dict[str, Any]], list[Turn]]:
+    current = stopped(turns or [])
+    return messages(current), current
 
 
 def _ask_endpoint(kb: KnowledgeBase, default: str) -> Any:
@@ -157,7 +247,7 @@ def launch(
             prevent_thread_lock=True, show_error=False, allowed_paths=[],
             max_file_size="1kb", app_kwargs={"middleware": [Middleware(NoUploads)]},
             ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
-            theme=THEME, css=CSS, quiet=True, footer_links=["api"],
+            theme=THEME, css=CSS, js=JS, quiet=True, footer_links=["api"],
         )  # fmt: skip
     except OSError as error:  # Gradio says "Cannot find empty port" for any failed bind
         raise _cannot_serve(host, port, error) from error

@@ -10,6 +10,7 @@ were answered, not the escaped HTML on screen.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +19,15 @@ from rag.answer.answerers import prepare, prepare_needed
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
 from rag.types import Answer
-from ui.render import markdown_text, searched_html, sources_html
+from ui.render import linked_markers, markdown_text, sources_html
 from ui.worker import in_thread
 
 log = logging.getLogger(__name__)
 
-THINKING = "…"
+SEARCHING = "_Searching the articles…_"
+WRITING = "_Writing… {seconds} s_"
+STOPPED = "_(Stopped: you pressed Stop before the answer was finished.)_"
+TICK = 1.0  # seconds: how often the "Writing… N s" count moves while the model is silent
 LOADING = "⏳ Loading the local model (first time only)…"
 ABSTAINED = (
     "**The articles don't say.** I could not find this in the indexed articles, "
@@ -46,6 +50,7 @@ class Turn:
     display: str  # Markdown/HTML for the Chatbot (escaped)
     answer: str = ""  # the raw answer text, for the history of follow-ups
     ok: bool = False  # False for errors: they stay on screen but out of the history
+    draft: str = ""  # the raw text streamed so far, while the answer is being written
 
 
 def history(turns: list[Turn]) -> list[dict[str, str]]:
@@ -67,20 +72,38 @@ def messages(turns: list[Turn]) -> Messages:
     return out
 
 
-def answer_display(answer: Answer) -> str:
-    """The final answer: text, honest notes, then its sources."""
+def answer_display(answer: Answer, key: str = "a0") -> str:
+    """The final answer: text (its markers linked to the cards), notes, then its sources.
+
+    ``key`` tells this answer's source cards apart from the other answers' on the page.
+    """
     # A note may quote the question ("No article mentions “…”"): escape it like any text.
     notes = [f"_({markdown_text(answer.note)})_"] if answer.note else []
     if answer.incomplete:
         notes.append("_(The answer was cut off: the backend stopped before it finished.)_")
     if answer.abstained:
-        searched = searched_html(answer)
-        return "\n\n".join([ABSTAINED, *notes, *([searched] if searched else [])])
-    if answer.unsupported:
-        notes.append(f"_({len(answer.unsupported)} sentence(s) above cite no source.)_")
-    body = "\n\n".join([markdown_text(answer.text), *notes])
-    sources = sources_html(answer)
-    return f"{body}\n\n{sources}" if sources else body
+        body = ABSTAINED
+    else:
+        body = linked_markers(markdown_text(answer.text), answer, key)
+        if answer.unsupported:
+            notes.append(f"_({len(answer.unsupported)} sentence(s) above cite no source.)_")
+    sources = sources_html(answer, key)
+    return "\n\n".join([body, *notes, *([sources] if sources else [])])
+
+
+def writing_display(draft: str, seconds: float) -> str:
+    """A streaming answer: the text so far, then how long it has been writing."""
+    status = WRITING.format(seconds=int(seconds))
+    return f"{markdown_text(draft)}\n\n{status}" if draft else status
+
+
+def stopped(turns: list[Turn]) -> list[Turn]:
+    """The conversation after Stop: an unfinished last turn keeps its draft, marked stopped."""
+    if not turns or turns[-1].ok:
+        return turns
+    last = turns[-1]
+    shown = f"{markdown_text(last.draft)}\n\n{STOPPED}" if last.draft else STOPPED
+    return [*turns[:-1], Turn(last.question, shown)]
 
 
 def error_display(error: RagError) -> str:
@@ -98,11 +121,17 @@ def respond(
     question = (question or "").strip()
     if not question:
         return
-    yield [*turns, Turn(question, THINKING)]
-    past = history(turns)
+    yield [*turns, Turn(question, SEARCHING)]
+    past, key, started = history(turns), f"a{len(turns)}", time.monotonic()
+    turn: Turn | None = None
     try:
-        for turn in in_thread(lambda: _answer(kb, question, past, backend, k)):
-            yield [*turns, turn]
+        for step in in_thread(lambda: _answer(kb, question, past, backend, k, key), idle=TICK):
+            turn = step or turn  # None: nothing new for TICK seconds, the clock moves on
+            if turn is not None and turn.draft:
+                seconds = time.monotonic() - started
+                turn = Turn(question, writing_display(turn.draft, seconds), draft=turn.draft)
+            if turn is not None:
+                yield [*turns, turn]
     except RagError as error:
         yield [*turns, Turn(question, error_display(error))]
     except Exception:  # a bug: keep the chat alive, log the traceback for the operator
@@ -111,7 +140,7 @@ def respond(
 
 
 def _answer(
-    kb: KnowledgeBase, question: str, past: list[dict[str, str]], backend: str, k: int
+    kb: KnowledgeBase, question: str, past: list[dict[str, str]], backend: str, k: int, key: str
 ) -> Iterator[Turn]:
     """The turn as it grows: a loading note if needed, the streamed text, the final answer."""
     answerer = kb.answerer(backend)
@@ -121,7 +150,7 @@ def _answer(
     text = ""
     for item in kb.stream(question, history=past, backend=backend, k=k):
         if isinstance(item, Answer):
-            yield Turn(question, answer_display(item), item.text, ok=True)
+            yield Turn(question, answer_display(item, key), item.text, ok=True)
         else:
             text += item
-            yield Turn(question, markdown_text(text))
+            yield Turn(question, "", draft=text)

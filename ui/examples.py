@@ -1,7 +1,7 @@
 """Example questions made from the indexed articles' titles, kept only if answerable.
 
-A headline that is a question is asked as it is; another headline gives
-"What do the articles say about <its main clause>?". Each candidate is then put
+A headline that is a question is asked as it is; another headline's main clause
+becomes a short question in whole words (:func:`as_question`). Each candidate is then put
 to the extractive backend (milliseconds, no LLM), and only those it answers are
 offered, so an example never leads to "the articles don't say".
 
@@ -23,6 +23,13 @@ log = logging.getLogger(__name__)
 
 MAX_EXAMPLES = 4
 MAX_WORDS = 12  # an example is a button: keep it to one short line
+TOPIC_WORDS = 8  # words of a headline's clause kept in a question made from it
+_TAIL = re.compile(r"\s+(?:that|which|who|once|after|as|while|because|since)\s.*$")
+_LOOSE_END = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the",
+              "to", "with"}  # fmt: skip
+# "Donald Trump hits out at ..." -> subject, a verb in -s, the rest
+_SUBJECT_VERB = re.compile(r"^((?:[A-Z][\w’'.-]*\s+){1,3})([a-z]{3,}s)\b(.*)$")
+_NOT_VERBS = {"is", "was", "has", "its", "his", "this", "thus", "news", "less", "across"}
 _CLAUSE_SPLIT = re.compile(r"[:?!;]\s+|,\s+|\s+[–—-]\s+")
 _EDGE_PUNCT = "\"'“”‘’!?.,:;…() "
 
@@ -48,6 +55,38 @@ def topic(title: str) -> str | None:
     return max(reversed(clauses), key=lambda c: len(c.split()))
 
 
+def as_question(clause: str) -> str:
+    """A short natural question about a headline's clause, cut only between words.
+
+    >>> as_question("Donald Trump hits out at Ukraine’s President Zelenskyy once again")
+    'Why does Donald Trump hit out at Ukraine’s President Zelenskyy?'
+    >>> as_question("The ‘coalition of the willing’ that could secure peace in Ukraine")
+    'What do the articles say about the ‘coalition of the willing’?'
+    >>> as_question("Long-range drone strikes weakening Russia’s combat ability")
+    'What do the articles say about long-range drone strikes weakening Russia’s combat ability?'
+    """
+    words = _TAIL.sub("", clause.strip(_EDGE_PUNCT)).split()[:TOPIC_WORDS]
+    while len(words) > 1 and words[-1].lower() in _LOOSE_END:
+        words.pop()
+    short = " ".join(words).rstrip(",;:")
+    found = _SUBJECT_VERB.match(short)
+    if found and found.group(2) not in _NOT_VERBS:
+        subject, verb, rest = found.groups()
+        return f"Why does {subject}{_base(verb)}{rest}?"
+    if len(words) > 1 and words[1].lstrip(_EDGE_PUNCT)[:1].islower():  # not "Donald Trump"
+        short = short[:1].lower() + short[1:]
+    return f"What do the articles say about {short}?"
+
+
+def _base(verb: str) -> str:
+    """hits -> hit, pushes -> push, tries -> try."""
+    if verb.endswith("ies"):
+        return verb[:-3] + "y"
+    if verb.endswith(("shes", "ches", "sses", "xes", "zes", "oes")):
+        return verb[:-2]
+    return verb[:-1]
+
+
 def candidates(kb: KnowledgeBase) -> list[str]:
     out: list[str] = []
     for article in kb.articles():
@@ -56,7 +95,7 @@ def candidates(kb: KnowledgeBase) -> list[str]:
         title = str(article.get("title") or "")
         question = headline_question(title)
         if question is None and (subject := topic(title)):
-            question = f"What do the articles say about {subject}?"
+            question = as_question(subject)
         if question and question not in out:
             out.append(question)
     return out

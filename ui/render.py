@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path, PurePath
 
 from rag.text.markers import strip_markers
 from rag.text.sentences import sentence_spans, split_sentences
 from rag.text.words import overlap, tokens
-from rag.types import Answer, Citation
+from rag.types import Answer, Citation, Hit
 
 # ASCII punctuation Markdown (and Gradio's LaTeX/templating) may act on; CommonMark
 # renders a backslash-escaped punctuation character as itself.
@@ -93,42 +94,116 @@ def passage_html(passage: str, spans: list[tuple[int, int]]) -> str:
     return re.sub(r"\s*\n\s*", "<br>", "".join(parts).strip())
 
 
-def source_html(citation: Citation, answer_text: str) -> str:
+def cite_id(key: str, n: int) -> str:
+    """The anchor of source card ``n`` of the answer ``key`` (unique on the page)."""
+    return f"rag-{key}-{n}"
+
+
+def linked_markers(escaped: str, answer: Answer, key: str) -> str:
+    """``escaped`` (from :func:`markdown_text`) with each ``\\[n\\]`` made a link to its card,
+    titled with the sentence it cites (shown on hover and focus).
+
+    >>> hit = Hit("a:0", "a", "T", "x.txt", "Rain fell. Kyiv builds drones.", 0, 30, 1.0)
+    >>> answer = Answer("Q?", "Kyiv builds drones [1]", [Citation(1, hit)], False, [hit], "x")
+    >>> print(linked_markers(markdown_text(answer.text), answer, "a0"))
+    Kyiv builds drones <a class="rag-cite" href="#rag-a0-1" title="[1] Kyiv builds drones.">[1]</a>
+    """
+    previews = {c.n: _preview(c, answer.text) for c in answer.citations}
+
+    def link(found: re.Match[str]) -> str:
+        n = int(found.group(1))
+        if n not in previews:
+            return found.group(0)
+        title = html_text(f"[{n}] {previews[n]}")
+        return f'<a class="rag-cite" href="#{cite_id(key, n)}" title="{title}">[{n}]</a>'
+
+    return re.sub(r"\\\[(\d+)\\\]", link, escaped)
+
+
+def _preview(citation: Citation, answer_text: str) -> str:
+    """The cited passage's marked sentence(s), or its opening when none is marked."""
+    text = citation.hit.text
+    spans = mark_spans(text, cited_claims(answer_text, citation.n))
+    quoted = " … ".join(" ".join(text[a:b].split()) for a, b in spans)
+    return shorten(quoted or text, 240)
+
+
+def source_path(hit: Hit) -> str:
+    """Where the article came from: its URL when known, else a relative file path.
+
+    >>> source_path(Hit("a:0", "a", "T", "/srv/news/seeds/001.txt", "x", 0, 1, 1.0))
+    '001.txt'
+    """
+    url = getattr(hit, "url", None) or ""
+    if url.startswith(("http://", "https://")):
+        return str(url)
+    path = PurePath(hit.source)
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(Path(hit.source).relative_to(Path.cwd()))
+    except ValueError:
+        return path.name  # never the server's absolute path
+
+
+def published(hit: Hit) -> str:
+    """The article's date as shown on its card; "date unknown" when the index has none."""
+    value = getattr(hit, "published", None)
+    if not value:
+        return "date unknown"
+    shown = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return shown[:10]  # the day: 2025-03-02
+
+
+def source_html(citation: Citation, answer_text: str, key: str = "a0") -> str:
+    """One card: number, title, publisher, date, where from, the passage (cited sentence marked)."""
     hit = citation.hit
     spans = mark_spans(hit.text, cited_claims(answer_text, citation.n))
+    anchor = f'id="{cite_id(key, citation.n)}" data-n="{citation.n}"'
+    return _card(hit, spans, f"[{citation.n}]", anchor)
+
+
+def _card(hit: Hit, spans: list[tuple[int, int]], label: str, anchor: str = "") -> str:
     publisher = f"{html_text(hit.publisher)} · " if hit.publisher else ""
-    title = html_text(hit.title or "(untitled)")
+    where = html_text(source_path(hit))
+    ident = f" {anchor}" if anchor else ""
     return (
-        f'<div class="rag-source" data-n="{citation.n}">'
-        f'<div class="rag-source-title"><b>[{citation.n}]</b> {title}'
-        f'</div><div class="rag-source-file">{publisher}<code>{html_text(hit.source)}</code></div>'
+        f'<div class="rag-source"{ident} tabindex="-1">'
+        f'<div class="rag-source-title"><b>{label}</b> {html_text(hit.title or "(untitled)")}'
+        f'</div><div class="rag-source-file">{publisher}{html_text(published(hit))} · '
+        f"<code>{where}</code></div>"
         f'<div class="rag-passage">{passage_html(hit.text, spans)}</div></div>'
     )
 
 
-def sources_html(answer: Answer) -> str:
-    """A collapsible list of the answer's citations; empty when it cites nothing."""
-    if not answer.citations:
-        return ""
-    cards = "".join(source_html(c, answer.text) for c in answer.citations)
-    label = "Source" if len(answer.citations) == 1 else f"Sources ({len(answer.citations)})"
-    return f'<details class="rag-sources" open><summary>{label}</summary>{cards}</details>'
+def sources_html(answer: Answer, key: str = "a0") -> str:
+    """The cited sources (open), then the other passages searched (folded); "" when none."""
+    cited = "".join(source_html(c, answer.text, key) for c in answer.citations)
+    if cited:
+        n = len(answer.citations)
+        label = "Source" if n == 1 else f"Sources ({n})"
+        cited = f'<details class="rag-sources" open><summary>{label}</summary>{cited}</details>'
+    return cited + searched_html(answer)
 
 
-def searched_html(answer: Answer, n: int = 3) -> str:
-    """A refusal's closest passages searched (collapsed), so the reader sees what was looked at."""
-    if not answer.sources:
+def searched_html(answer: Answer) -> str:
+    """The passages searched but not cited, folded, so the reader sees what was looked at."""
+    used = {c.hit.chunk_id for c in answer.citations}
+    rest = [hit for hit in answer.sources if hit.chunk_id not in used]
+    if not rest:
         return ""
-    items = "".join(
-        f"<li><b>{html_text(hit.title or '(untitled)')}</b> — {html_text(_opening(hit.text))}</li>"
-        for hit in answer.sources[:n]
-    )
+    cards = "".join(_card(hit, [], "·") for hit in rest)
+    label = "Other passages searched" if used else "Passages searched"
     return (
-        '<details class="rag-searched"><summary>Closest passages searched</summary>'
-        f"<ol>{items}</ol></details>"
+        f'<details class="rag-searched"><summary>{label} ({len(rest)})</summary>{cards}</details>'
     )
 
 
-def _opening(text: str, limit: int = 160) -> str:
+def shorten(text: str, limit: int = 160) -> str:
+    """``text`` on one line, cut at a word boundary with "…" when longer than ``limit``.
+
+    >>> shorten("Drone strikes weaken Russia's army", 20)
+    'Drone strikes…'
+    """
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"

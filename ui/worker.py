@@ -22,8 +22,11 @@ T = TypeVar("T")
 _DONE = object()
 
 
-def in_thread(make: Callable[[], Iterator[T]]) -> Iterator[T]:
+def in_thread(make: Callable[[], Iterator[T]], idle: float | None = None) -> Iterator[T | None]:
     """Iterate ``make()`` on a new daemon thread; its exceptions are raised here.
+
+    With ``idle``, a ``None`` is yielded whenever no item came for that many seconds
+    (a clock on the screen can move on while the model thinks).
 
     When the caller stops early (the browser tab closed), the thread stops at the
     next item and closes the generator, which releases what it holds (a model lock).
@@ -33,12 +36,22 @@ def in_thread(make: Callable[[], Iterator[T]]) -> Iterator[T]:
     thread = threading.Thread(target=_produce, args=(make, items, stop), daemon=True)
     thread.start()
     try:
-        while (item := items.get()) is not _DONE:
+        while (item := _next(items, idle)) is not _DONE:
+            if item is None:
+                yield None
+                continue
             if isinstance(item, _Raised):
                 raise item.error
             yield item  # type: ignore[misc]  # anything else is a T from make()
     finally:
         stop.set()
+
+
+def _next(items: queue.SimpleQueue[object], idle: float | None) -> object:
+    try:
+        return items.get(timeout=idle)
+    except queue.Empty:
+        return None
 
 
 class _Raised:
