@@ -6,7 +6,6 @@ the questions search K = 10 passages (the "posture and pose" passage ranks 6th t
 
 from __future__ import annotations
 
-import datetime
 import html
 import logging
 import re
@@ -191,14 +190,10 @@ def test_cards_show_date_and_a_relative_source_never_an_absolute_path() -> None:
     assert html.escape(title, quote=True) in out  # whole, never cut
     assert source_path(Hit("a:0", "a", "T", "seeds/1.txt", "x", 0, 1, 1.0)) == "seeds/1.txt"
 
-    class Dated:
-        published, url = "2025-03-02T10:00:00", "https://news.example/a?b=1&c=<2>"
-        source = "/abs/x.txt"
-
-    assert published(Dated()) == "2025-03-02"  # type: ignore[arg-type]
-    Dated.published = datetime.date(2024, 12, 31)  # type: ignore[assignment]
-    assert published(Dated()) == "2024-12-31"  # type: ignore[arg-type]
-    assert source_path(Dated()) == Dated.url  # type: ignore[arg-type]
+    url = "https://news.example/a?b=1&c=<2>"
+    dated = Hit("a:0", "a", "T", "/abs/x.txt", "x", 0, 1, 1.0, published="2025-03-02", url=url)
+    assert published(dated) == "2025-03-02" and source_path(dated) == url
+    assert published(hit) == "date unknown"
 
 
 def test_shorten_cuts_at_a_word() -> None:

@@ -134,9 +134,8 @@ def source_path(hit: Hit) -> str:
     >>> source_path(Hit("a:0", "a", "T", "/srv/news/seeds/001.txt", "x", 0, 1, 1.0))
     '001.txt'
     """
-    url = getattr(hit, "url", None) or ""
-    if url.startswith(("http://", "https://")):
-        return str(url)
+    if hit.url.startswith(("http://", "https://")):
+        return hit.url
     path = PurePath(hit.source)
     if not path.is_absolute():
         return str(path)
@@ -148,11 +147,7 @@ def source_path(hit: Hit) -> str:
 
 def published(hit: Hit) -> str:
     """The article's date as shown on its card; "date unknown" when the index has none."""
-    value = getattr(hit, "published", None)
-    if not value:
-        return "date unknown"
-    shown = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return shown[:10]  # the day: 2025-03-02
+    return hit.published[:10] if hit.published else "date unknown"  # the day: 2025-03-02
 
 
 def source_html(citation: Citation, answer_text: str, key: str = "a0") -> str:
