@@ -10,33 +10,18 @@ import json
 import logging
 import os
 import sys
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TypeAlias
 
+from rag.answer.answerers import prepare, prepare_needed
 from rag.answer.backends import BACKENDS
 from rag.errors import RagError
 from rag.evaluation.records import HALVES
 from rag.llm.openai_config import ENV_HELP
+from rag.terminal import Status, printable
 from rag.types import Answer, Hit
 
 DEFAULT_INDEX = os.environ.get("RAG_INDEX", "index")
-
-
-def printable(text: str, keep: str = "\n\t") -> str:
-    r"""``text`` safe for a terminal: control characters but ``keep`` shown as escapes.
-
-    Passages and answers come from files and models; an escape sequence among them
-    could clear the screen or retitle the terminal. (Ingest strips them too; an index
-    made before that, or a model's answer, may still hold some.)
-
-    >>> print(printable("a\x1b]0;title\x07b\nc"))
-    a\x1b]0;title\x07b
-    c
-    """
-    return "".join(
-        ch if ch in keep or unicodedata.category(ch) != "Cc" else repr(ch)[1:-1] for ch in text
-    )
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -98,24 +83,44 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     import rag
 
-    kb = rag.load(args.index)
-    if args.json:
-        print(
-            json.dumps(
-                kb.ask(args.question, backend=args.backend, k=args.k).to_dict(),
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+    status = Status()  # progress on a terminal's stderr only; cleared before any output
+    try:
+        status.show("opening the index…")
+        kb = rag.load(args.index)
+        answerer = kb.answerer(args.backend)
+        if prepare_needed(answerer):
+            status.show("loading the model (first question only)…")
+            prepare(answerer)
+        status.show("searching the articles…")
+        if args.json:
+            answer = kb.ask(args.question, backend=args.backend, k=args.k)
+            status.clear()
+            print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+            return 0
+        _stream_answer(kb.stream(args.question, backend=args.backend, k=args.k), status, args)
         return 0
+    finally:
+        status.clear()
+
+
+def _stream_answer(
+    stream: Iterator[str | Answer], status: Status, args: argparse.Namespace
+) -> None:
     # The streamed text is the answer's text, citations already checked (rag.answer.citations).
-    for item in kb.stream(args.question, backend=args.backend, k=args.k):
+    for item in stream:
+        status.clear()
         if isinstance(item, Answer):
             print()
             _print_sources(item)
+            if args.verbose:
+                print(f"timings: {_timings(item)}", file=sys.stderr)
         else:
             print(printable(item), end="", flush=True)
-    return 0
+
+
+def _timings(answer: Answer) -> str:
+    """``retrieval 0.05 s · first_token 4.20 s · total 6.10 s``, in the order measured."""
+    return " · ".join(f"{name} {seconds:.2f} s" for name, seconds in answer.timings.items())
 
 
 def _print_sources(answer: Answer) -> None:

@@ -94,6 +94,26 @@ def test_ask_streams_and_lists_sources(hash_index: Path) -> None:
     assert "[1]" in done.stdout and "Sources:" in done.stdout and "The Week" not in done.stderr
 
 
+def test_ask_verbose_prints_timings_and_no_progress_when_piped(hash_index: Path) -> None:
+    question = "What did Steve Witkoff call the coalition, a posture?"
+    done = run("-v", "ask", question, "--index", str(hash_index))
+    assert done.returncode == 0, done.stderr
+    [timings] = [line for line in done.stderr.splitlines() if line.startswith("timings: ")]
+    assert "retrieval" in timings and "total" in timings
+    assert "\r" not in done.stderr and "\x1b[K" not in done.stderr  # status lines: terminals only
+    quiet = run("ask", question, "--index", str(hash_index))
+    assert quiet.stderr == ""  # piped, without -v: the answer alone
+
+
+@pytest.mark.slow
+def test_no_third_party_progress_bar_on_a_search(tmp_path: Path) -> None:
+    index = tmp_path / "ix"
+    assert run("index", str(SEEDS), "--index", str(index), "--json").returncode == 0
+    done = run("search", "drones", "--index", str(index), "-k", "1")
+    assert done.returncode == 0, done.stderr
+    assert "Loading weights" not in done.stderr and "it/s" not in done.stderr, done.stderr
+
+
 def test_index_skips_bad_files_and_summarises(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()

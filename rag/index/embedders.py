@@ -127,7 +127,10 @@ class SentenceTransformerEmbedder:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
+            # Its "Loading weights" bar would print on every command; our own bars say more.
+            transformers_logging.disable_progress_bar()
             self._model = SentenceTransformer(str(self.path), device="cpu")
         return self._model
 
