@@ -110,10 +110,18 @@ class KnowledgeBase:
         self._answerers[answerer.name] = answerer
 
     def stream(
-        self, question: str, history: History = None, backend: str | None = None, k: int = 5
+        self,
+        question: str,
+        history: History = None,
+        backend: str | None = None,
+        k: int = 5,
+        *,
+        answerer: Answerer | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield answer text pieces, then the final :class:`Answer`."""
-        answerer = self._answerers.get(backend or "") or self.answerer(backend)
+        """Yield answer text pieces, then the final :class:`Answer`.
+
+        ``answerer``, when given, answers instead of the backend's (a chat session's own)."""
+        answerer = answerer or self._answerers.get(backend or "") or self.answerer(backend)
         options = SearchOptions(k=k)
         return answer_stream(
             question,

@@ -25,6 +25,8 @@ from rag.llm.base import Message
 from rag.llm.scripted import ScriptedLLM
 from ui.chat import LOADING, STOPPED
 
+from fake_openai_server import FakeOpenAIServer, Reply
+
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
@@ -50,6 +52,7 @@ K = 10  # the hash embedder ranks the "posture and pose" passage 6th to 8th (Min
 FOLLOW_UPS = ["What did Russia say about it?", "Will it work?", "Who leads it?",
               "And what did Meloni say about it?"]  # fmt: skip
 TIMEOUT = 30_000  # ms
+SECRET_KEY = "sk-browser-secret-77"
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 
 
@@ -224,7 +227,7 @@ def dead_openai(monkeypatch: pytest.MonkeyPatch, index_dir: Path) -> Iterator[tu
 
 
 def test_backend_down_shows_a_friendly_error_then_chat_works(
-    browser: Any, dead_openai: tuple[str, int]
+    browser: Any, dead_openai: tuple[str, int], openai_server: FakeOpenAIServer
 ) -> None:
     url, port = dead_openai
     tab = Chat(browser, url)
@@ -236,9 +239,20 @@ def test_backend_down_shows_a_friendly_error_then_chat_works(
         expect(tab.bot(0)).to_contain_text(f"127.0.0.1:{port}")
         expect(tab.bot(0)).not_to_contain_text("Traceback")
         tab.screenshot("backend-down.png")
+        # This tab's own server, from the panel: the loopback fake answers, cited.
+        openai_server.script = Reply("The coalition was called a posture and a pose [1].")
+        tab.page.get_by_role("button", name=re.compile("^OpenAI-compatible server")).click()
+        tab.page.locator("#openai-url input").fill(openai_server.base_url)
+        tab.page.locator("#openai-model input").fill("toy")
+        tab.page.locator("#openai-key input").fill(SECRET_KEY)
+        tab.ask(ENVOY)
+        tab.wait_final(1, "a posture and a pose [1]")
+        expect(tab.bot(1).locator(".rag-sources")).to_be_visible()
+        assert openai_server.requests[0].headers["authorization"] == f"Bearer {SECRET_KEY}"
+        assert SECRET_KEY not in tab.page.locator("#chat").inner_html()
         tab.choose_backend("extractive")
         tab.ask(ENVOY)
-        tab.wait_final(1, "a posture and a pose")
+        tab.wait_final(2, "a posture and a pose")
     finally:
         tab.close()
 
@@ -303,11 +317,16 @@ def test_stop_frees_the_model_and_the_next_question_is_answered(
     tab = Chat(browser, url)
     try:
         tab.set_k(K)
-        tab.ask(ENVOY)
         box = tab.page.locator("#question textarea")
+        box.fill(ENVOY)
+        box.press("Enter")
+        box.press("Enter")  # twice, quickly: one answer
         expect(box).to_have_value("")  # cleared once, at submit
         box.fill("my next question, half typed")
+        box.press("Enter")  # while the answer runs, neither Enter nor Ask asks again
+        tab.page.get_by_role("button", name="Ask", exact=True).click()
         expect(tab.bot(0)).to_contain_text(re.compile(r"Writing… [1-9] s"), timeout=TIMEOUT)
+        assert tab.user_questions() == [ENVOY] and len(llm.calls) == 1
         tab.page.get_by_role("button", name="Stop").click()
         assert llm.closed.wait(timeout=10)  # the model's stream is closed: the model is free
         stopped_at = llm.words

@@ -22,6 +22,7 @@ import logging
 import socket
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from rag.errors import ConfigError, IndexNotFound, InputError, RagError
 from rag.kb import KnowledgeBase
 from ui.chat import Turn, messages, respond, stopped
 from ui.examples import example_questions
+from ui.openai_panel import SessionServer, server_panel
 from ui.render import markdown_text
 from ui.style import CSS, JS, THEME
 
@@ -62,20 +64,21 @@ def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
     with gr.Blocks(title="Ask the news", analytics_enabled=False) as demo:
         gr.Markdown(INTRO, elem_classes="rag-intro")
         turns = gr.State([])  # per browser session: Gradio deep-copies it for each visitor
-        asked = gr.State("")  # the question being answered: the box is free for the next one
+        server = gr.State(SessionServer())  # the session's own OpenAI-compatible server
         with gr.Row(equal_height=False):
             with gr.Column(scale=4):
                 chatbot, question, send, stop, examples = _chat_column(kb)
             with gr.Column(scale=1, min_width=220):
                 choice, k = _settings_column(kb, default)
+                panel = server_panel()
         answer = _answer_handler(kb)
-        settings, shown = [turns, choice, k], [chatbot, turns]
-        running = []
-        for trigger in (question.submit, send.click):
-            taken = trigger(_take, question, [question, asked], api_visibility="private",
-                            queue=False)  # fmt: skip
-            running.append(taken.then(answer, [asked, *settings], shown, concurrency_id="answer",
-                                      api_visibility="private"))  # fmt: skip
+        settings, shown = [turns, choice, k, server, *panel], [chatbot, turns]
+        # Enter and Ask are one event: while its answer runs, pressing either again does
+        # nothing (trigger_mode="once") and what was typed meanwhile stays in the box.
+        asked = gr.on([question.submit, send.click], _from_box(answer), [question, *settings],
+                      [question, *shown], trigger_mode="once", show_progress_on=chatbot,
+                      concurrency_id="answer", api_visibility="private")  # fmt: skip
+        running = [asked]
         for button in examples:
             running.append(button.click(answer, [button, *settings], shown, concurrency_id="answer",
                                         api_visibility="private"))  # fmt: skip
@@ -128,19 +131,31 @@ def _settings_column(kb: KnowledgeBase, default: str) -> tuple[gr.Dropdown, gr.S
     return choice, k
 
 
-def _take(question: str) -> tuple[str, str]:
-    """Submit: the question moves out of the box, which is cleared once, here."""
-    return "", question
-
-
 def _answer_handler(kb: KnowledgeBase) -> Any:
     def answer(
-        question: str, turns: list[Turn], backend: str, k: float
-    ) -> Iterator[tuple[list[dict[str, Any]], list[Turn]]]:
-        for current in respond(kb, question, turns or [], backend, int(k)):
+        question: str, turns: list[Turn], backend: str, k: float, server: SessionServer,
+        *panel: str,
+    ) -> Iterator[tuple[list[dict[str, Any]], list[Turn]]]:  # fmt: skip
+        own, hint = None, ""
+        if backend == "openai":  # the panel's server, else the one RAG_OPENAI_* names
+            own, hint = partial(server.answerer_for, *panel), server.hint(*panel)
+        for current in respond(kb, question, turns or [], backend, int(k), answerer=own,
+                               hint=hint):  # fmt: skip
             yield messages(current), current
 
     return answer
+
+
+def _from_box(answer: Any) -> Any:
+    """Enter/Ask: the first step empties the box; later ones leave what is typed there."""
+
+    def asked(question: str, *settings: Any) -> Iterator[tuple[Any, ...]]:
+        box: Any = ""
+        for shown in answer(question, *settings):
+            yield box, *shown
+            box = gr.skip()
+
+    return asked
 
 
 def _retry_handler(kb: KnowledgeBase) -> Any:
@@ -148,10 +163,10 @@ def _retry_handler(kb: KnowledgeBase) -> Any:
     answer = _answer_handler(kb)
 
     def retry(
-        turns: list[Turn], backend: str, k: float
+        turns: list[Turn], *settings: Any
     ) -> Iterator[tuple[list[dict[str, Any]], list[Turn]]]:
         if turns:
-            yield from answer(turns[-1].question, turns[:-1], backend, k)
+            yield from answer(turns[-1].question, turns[:-1], *settings)
 
     return retry
 

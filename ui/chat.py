@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from rag.answer.answerers import prepare, prepare_needed
+from rag.answer.answerers import Answerer, prepare, prepare_needed
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
 from rag.types import Answer
@@ -106,14 +107,25 @@ def stopped(turns: list[Turn]) -> list[Turn]:
     return [*turns[:-1], Turn(last.question, shown)]
 
 
-def error_display(error: RagError) -> str:
-    return f"⚠️ {markdown_text(str(error))}\n\n{RETRY}"
+def error_display(error: RagError, hint: str = "") -> str:
+    """The error in one line, then ``hint`` (what to set up) if any, then that chat goes on."""
+    return "\n\n".join([f"⚠️ {markdown_text(str(error))}", *([hint] if hint else []), RETRY])
 
 
 def respond(
-    kb: KnowledgeBase, question: str, turns: list[Turn], backend: str, k: int
+    kb: KnowledgeBase,
+    question: str,
+    turns: list[Turn],
+    backend: str,
+    k: int,
+    *,
+    answerer: Callable[[], Answerer | None] | None = None,
+    hint: str = "",
 ) -> Iterator[list[Turn]]:
     """Yield the conversation after each step: question shown, text streamed, final answer.
+
+    ``answerer`` makes this session's own answerer (None: the backend's); ``hint`` follows
+    an error message (what to set up).
 
     Each step is a new list ending in a new :class:`Turn`; nothing is changed in place,
     so what was yielded stays as it was while the next step is being made.
@@ -125,7 +137,8 @@ def respond(
     past, key, started = history(turns), f"a{len(turns)}", time.monotonic()
     turn: Turn | None = None
     try:
-        for step in in_thread(lambda: _answer(kb, question, past, backend, k, key), idle=TICK):
+        steps = partial(_answer, kb, question, past, backend, k, key, answerer)
+        for step in in_thread(steps, idle=TICK):
             turn = step or turn  # None: nothing new for TICK seconds, the clock moves on
             if turn is not None and turn.draft:
                 seconds = time.monotonic() - started
@@ -133,22 +146,28 @@ def respond(
             if turn is not None:
                 yield [*turns, turn]
     except RagError as error:
-        yield [*turns, Turn(question, error_display(error))]
+        yield [*turns, Turn(question, error_display(error, hint))]
     except Exception:  # a bug: keep the chat alive, log the traceback for the operator
         log.exception("answering %r with backend %r failed", question, backend)
         yield [*turns, Turn(question, BUG)]
 
 
 def _answer(
-    kb: KnowledgeBase, question: str, past: list[dict[str, str]], backend: str, k: int, key: str
+    kb: KnowledgeBase,
+    question: str,
+    past: list[dict[str, str]],
+    backend: str,
+    k: int,
+    key: str,
+    own: Callable[[], Answerer | None] | None,
 ) -> Iterator[Turn]:
     """The turn as it grows: a loading note if needed, the streamed text, the final answer."""
-    answerer = kb.answerer(backend)
+    answerer = (own() if own else None) or kb.answerer(backend)
     if prepare_needed(answerer):
         yield Turn(question, LOADING)  # the local model: seconds, the first time only
         prepare(answerer)
     text = ""
-    for item in kb.stream(question, history=past, backend=backend, k=k):
+    for item in kb.stream(question, history=past, backend=backend, k=k, answerer=answerer):
         if isinstance(item, Answer):
             yield Turn(question, answer_display(item, key), item.text, ok=True)
         else:
