@@ -76,19 +76,23 @@ def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
         # Enter and Ask are one event: while its answer runs, pressing either again does
         # nothing (trigger_mode="once") and what was typed meanwhile stays in the box.
         asked = gr.on([question.submit, send.click], _from_box(answer), [question, *settings],
-                      [question, *shown], trigger_mode="once", show_progress_on=chatbot,
+                      [question, *shown], trigger_mode="once", show_progress="hidden",
                       concurrency_id="answer", api_visibility="private")  # fmt: skip
         running = [asked]
         for button in examples:
-            running.append(button.click(answer, [button, *settings], shown, concurrency_id="answer",
-                                        api_visibility="private"))  # fmt: skip
+            clicked = button.click(answer, [button, *settings], shown, show_progress="hidden",
+                                   concurrency_id="answer", api_visibility="private")  # fmt: skip
+            running.append(clicked)
         retried = chatbot.retry(_retry_handler(kb), settings, shown, concurrency_id="answer",
-                                api_visibility="private")  # fmt: skip
+                                show_progress="hidden", api_visibility="private")  # fmt: skip
         running.append(retried)
         # Cancelling closes the answer's generator, which closes the model's stream; then the
-        # unfinished answer is marked as stopped.
+        # unfinished answer is marked as stopped. Gradio's own progress overlay stays hidden:
+        # the answer shows "Writing… N s" itself, and a cancelled event's overlay could be left
+        # over the chat, swallowing clicks on Retry (seen in the Stop browser test).
         halted = stop.click(None, cancels=running, queue=False, api_visibility="private")
-        halted.then(_stop, turns, shown, queue=False, api_visibility="private")
+        halted.then(_stop, turns, shown, queue=False, show_progress="hidden",
+                    api_visibility="private")  # fmt: skip
         chatbot.clear(lambda: [], None, turns, api_visibility="private")
         gr.api(_ask_endpoint(kb, default), api_name="ask", concurrency_id="answer")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
