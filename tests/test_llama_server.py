@@ -28,8 +28,14 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
-ANSWERABLE = ("q058", "q107")  # in the local backend's CI slice, and answered right there
-UNANSWERABLE = "q164"  # "What is the capital of Australia?": nothing in the seeds
+# In the local backend's CI slice and answered right there. Through the openai backend the
+# same 1.5B model refuses most of that slice ("The articles do not say."): without P("Yes")
+# it gets the prompt with a refusal exit (README, "Answering with the local model"). It
+# answers q036 ("Which Sky News correspondent did Nigel Farage speak to ...?"), with a citation.
+ANSWERABLE = "q036"
+# "What is the capital of Australia?": refused before the model, as with every backend (the
+# best passage is too far); the slice's other two, q150 and q157, this model answers anyway.
+UNANSWERABLE = "q164"
 START_TIMEOUT = 300.0  # seconds for the server to load the model on a busy machine
 # The machine may be busy: give the server time, as the local backend has.
 SLOW_SERVER = {"RAG_OPENAI_TIMEOUT": "600", "RAG_OPENAI_DEADLINE": "900"}
@@ -105,7 +111,7 @@ def test_the_server_lists_the_model_under_its_alias(served: dict[str, str]) -> N
 def test_an_answerable_question_is_answered_right_with_a_valid_citation(
     served: dict[str, str], own_minilm_kb: rag.KnowledgeBase
 ) -> None:
-    asked = question(ANSWERABLE[1])
+    asked = question(ANSWERABLE)
     answer = own_minilm_kb.ask(asked.question, backend="openai")
     assert answer.backend == "openai"
     assert is_right(asked, answer.text, answer.abstained), answer.text
@@ -127,7 +133,7 @@ def test_an_unanswerable_question_is_refused(
 def test_rag_eval_runs_end_to_end_against_the_server(
     served: dict[str, str], minilm_kb: rag.KnowledgeBase, tmp_path: Path
 ) -> None:
-    ids = ",".join([ANSWERABLE[0], UNANSWERABLE])
+    ids = f"{ANSWERABLE},{UNANSWERABLE}"
     command = [sys.executable, "-m", "rag.cli", "eval", "--backend", "openai", "--ids", ids]
     command += ["--index", str(minilm_kb.index_dir), "--out", str(tmp_path), "--judge", "none"]
     done = subprocess.run(
@@ -136,5 +142,6 @@ def test_rag_eval_runs_end_to_end_against_the_server(
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(next(tmp_path.rglob("report.json")).read_text(encoding="utf-8"))
     assert report["settings"]["backend"] == "openai"
-    assert [q["id"] for q in report["questions"]] == [ANSWERABLE[0], UNANSWERABLE]
-    assert report["questions"][1]["abstained"]
+    answered, refused = report["questions"]
+    assert (answered["id"], answered["correct"]) == (ANSWERABLE, True)
+    assert (refused["id"], refused["abstained"]) == (UNANSWERABLE, True)
