@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 import gradio as gr
 
-from rag.answer.answerers import Answerer, LLMAnswerer
+from rag.answer.answerers import Answerer
+from rag.answer.backends import BACKENDS
 from rag.errors import ConfigError
 from rag.llm.openai_backend import OpenAILLM
 from rag.llm.openai_config import OpenAIConfig, public_url
@@ -104,7 +105,8 @@ class SessionServer:
         if config is None:
             return None
         if config != self.config or self.answerer is None:
-            self.config, self.answerer = config, LLMAnswerer(OpenAILLM(config))
+            # The openai backend's answerer as rag.answer.backends makes it, over this server.
+            self.config, self.answerer = config, BACKENDS["openai"](OpenAILLM(config))
         return self.answerer
 
     def hint(self, base_url: str, model: str, api_key: str) -> str:

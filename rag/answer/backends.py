@@ -65,7 +65,3 @@ def backend_name(name: str | None = None) -> str:
     if chosen not in BACKENDS:
         raise ConfigError(f"unknown backend {chosen!r}: choose one of {', '.join(BACKENDS)}")
     return chosen
-
-
-def make_answerer(name: str | None = None) -> Answerer:
-    return BACKENDS[backend_name(name)](None)
