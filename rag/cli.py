@@ -155,7 +155,7 @@ def _label(hit: Hit) -> str:
     >>> _label(Hit("a:0", "a", "Rain", "news/rain.txt", "It rained.", 0, 10, 0.5))
     'Rain — news/rain.txt (date unknown)'
     """
-    about = ", ".join(filter(None, [hit.publisher, hit.published or "date unknown"]))
+    about = ", ".join(filter(None, [hit.publisher, hit.date]))
     return f"{hit.title or '(untitled)'} — {hit.source} ({about})"
 
 

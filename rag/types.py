@@ -57,6 +57,11 @@ class Hit:
     author: str = ""
     url: str = ""
 
+    @property
+    def date(self) -> str:
+        """The article's day for people (``2025-03-07``), or "date unknown": never a guess."""
+        return self.published[:10] if self.published else "date unknown"
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``rag search --json``, the chat API and ``rag ask --json``.
 

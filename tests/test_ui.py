@@ -47,7 +47,6 @@ from ui.render import (
     mark_spans,
     markdown_text,
     passage_html,
-    published,
     shorten,
     source_path,
     sources_html,
@@ -192,8 +191,8 @@ def test_cards_show_date_and_a_relative_source_never_an_absolute_path() -> None:
 
     url = "https://news.example/a?b=1&c=<2>"
     dated = Hit("a:0", "a", "T", "/abs/x.txt", "x", 0, 1, 1.0, published="2025-03-02", url=url)
-    assert published(dated) == "2025-03-02" and source_path(dated) == url
-    assert published(hit) == "date unknown"
+    assert dated.date == "2025-03-02" and source_path(dated) == url
+    assert hit.date == "date unknown"
 
 
 def test_shorten_cuts_at_a_word() -> None:

@@ -145,11 +145,6 @@ def source_path(hit: Hit) -> str:
         return path.name  # never the server's absolute path
 
 
-def published(hit: Hit) -> str:
-    """The article's date as shown on its card; "date unknown" when the index has none."""
-    return hit.published[:10] if hit.published else "date unknown"  # the day: 2025-03-02
-
-
 def source_html(citation: Citation, answer_text: str, key: str = "a0") -> str:
     """One card: number, title, publisher, date, where from, the passage (cited sentence marked)."""
     hit = citation.hit
@@ -165,7 +160,7 @@ def _card(hit: Hit, spans: list[tuple[int, int]], label: str, anchor: str = "") 
     return (
         f'<div class="rag-source"{ident} tabindex="-1">'
         f'<div class="rag-source-title"><b>{label}</b> {html_text(hit.title or "(untitled)")}'
-        f'</div><div class="rag-source-file">{publisher}{html_text(published(hit))} · '
+        f'</div><div class="rag-source-file">{publisher}{html_text(hit.date)} · '
         f"<code>{where}</code></div>"
         f'<div class="rag-passage">{passage_html(hit.text, spans)}</div></div>'
     )
