@@ -27,17 +27,22 @@ DEFAULT_INDEX = os.environ.get("RAG_INDEX", "index")
 def cmd_index(args: argparse.Namespace) -> int:
     from rag.index.chunking import ChunkSettings
     from rag.index.embedders import make_embedder
+    from rag.index.engines import open_engine
     from rag.index.indexer import index_corpus
 
     settings = ChunkSettings(args.max_tokens, args.overlap)
-    report = index_corpus(
-        args.paths or ["seeds"],
-        args.index,
-        make_embedder(args.embedder),
-        settings,
-        rebuild=args.rebuild,
-        progress=not args.json,
-    )
+    embedder = make_embedder(args.embedder)
+    with open_engine(
+        args.engine, embedder, progress=not args.json, address=args.ray_address
+    ) as engine:
+        report = index_corpus(
+            args.paths or ["seeds"],
+            args.index,
+            embedder,
+            settings,
+            rebuild=args.rebuild,
+            engine=engine,
+        )
     if args.json:
         print(json.dumps(report.summary()))
         return 0
@@ -200,6 +205,17 @@ def _index_parser(sub: _Sub) -> None:
     p.add_argument("--embedder", default=None, help="minilm (default), hash:DIM, or a model dir")
     p.add_argument("--max-tokens", type=int, default=200, help="chunk size in tokens (default 200)")
     p.add_argument("--overlap", type=int, default=40, help="chunk overlap in tokens (default 40)")
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: in this process (default); ray: Ray Data stages (pip install 'rag-news[scale]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        help="with --engine ray: a Ray cluster, HOST:PORT (default: $RAY_ADDRESS, else a local Ray)",
+    )
     p.set_defaults(func=cmd_index)
 
 

@@ -26,7 +26,8 @@ from rag.answer.question import clean_question
 from rag.errors import ConfigError
 from rag.index.base import Store, check_embedder
 from rag.index.chunking import ChunkSettings
-from rag.index.embedders import Embedder, make_embedder
+from rag.index.embedders import Embedder, make_embedder, spec_for
+from rag.index.engines import DEFAULT_ENGINE, open_engine
 from rag.index.indexer import IndexReport, index_corpus
 from rag.index.retrieval import Retriever, SearchOptions
 from rag.index.store import DEFAULT_STORE, open_store
@@ -158,7 +159,7 @@ def load(
     opened = open_store(store, index_dir)
     made = opened.settings
     if embedder is None:
-        embedder = make_embedder("minilm" if made.embedder == "all-MiniLM-L6-v2" else made.embedder)
+        embedder = make_embedder(spec_for(made.embedder))
     elif isinstance(embedder, str):
         embedder = make_embedder(embedder)
     check_embedder(made, embedder.name, embedder.dim, opened.location)
@@ -174,14 +175,20 @@ def build(
     rebuild: bool = False,
     progress: bool = True,
     store: str = DEFAULT_STORE,
+    engine: str = DEFAULT_ENGINE,
+    ray_address: str | None = None,
 ) -> KnowledgeBase:
-    """Index ``paths`` into ``index_dir`` (incrementally) and load the result."""
+    """Index ``paths`` into ``index_dir`` (incrementally) and load the result.
+
+    ``engine`` reads, chunks and embeds: ``"local"`` in this process, ``"ray"`` as Ray Data
+    stages (``rag.index.engines``) on a local Ray or the cluster at ``ray_address``."""
     if isinstance(paths, str | Path):
         paths = [paths]
     emb = make_embedder(embedder) if embedder is None or isinstance(embedder, str) else embedder
-    report = index_corpus(
-        paths, index_dir, emb, settings, rebuild=rebuild, progress=progress, store=store
-    )
+    with open_engine(engine, emb, progress=progress, address=ray_address) as runner:
+        report = index_corpus(
+            paths, index_dir, emb, settings, rebuild=rebuild, store=store, engine=runner
+        )
     kb = load(index_dir, embedder=emb, store=store)
     kb.report = report
     return kb

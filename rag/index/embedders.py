@@ -153,8 +153,11 @@ class SentenceTransformerEmbedder:
         return _normalise(np.asarray(vectors, dtype=np.float32))
 
 
+MINILM_NAME = "all-MiniLM-L6-v2"
+
+
 def _minilm(arg: str) -> Embedder:
-    return SentenceTransformerEmbedder(default_model_path(), name="all-MiniLM-L6-v2")
+    return SentenceTransformerEmbedder(default_model_path(), name=MINILM_NAME)
 
 
 def _hash(arg: str) -> Embedder:
@@ -182,3 +185,12 @@ def make_embedder(spec: str | None = None) -> Embedder:
     raise ConfigError(
         f"unknown embedder {spec!r}: use one of {sorted(EMBEDDERS)} or a model directory path"
     )
+
+
+def spec_for(name: str) -> str:
+    """What to give :func:`make_embedder` to get the embedder called ``name`` again.
+
+    >>> spec_for("all-MiniLM-L6-v2"), spec_for("hash:64")
+    ('minilm', 'hash:64')
+    """
+    return "minilm" if name == MINILM_NAME else name

@@ -9,6 +9,11 @@ holds them, are removed — within the paths being indexed, so ``rag index a/`` 
 ``rag index b/`` keeps both. The articles of a file or folder that is there but cannot
 be read now are kept, with a warning. New chunker settings re-chunk every article the
 index holds, from the text it stored, not only those under the paths given.
+
+Those decisions are the same for every *engine* (the :class:`Engine` role): an engine only
+reads the files into a corpus and turns the articles it is given into embedded chunks for
+the writer. :class:`LocalEngine` does both in this process (the default);
+``rag.index.ray_engine`` does them as Ray Data stages (``rag.index.engines`` names them).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -61,6 +67,36 @@ class IndexReport:
         }
 
 
+class Engine(Protocol):
+    """How files become a corpus, and articles become embedded chunks in a writer."""
+
+    def read(self, paths: Sequence[str | Path]) -> Corpus:
+        """The articles of the files under ``paths``, each once, in file order."""
+        ...
+
+    def embed(self, writer: StoreWriter, articles: list[Article], settings: ChunkSettings) -> int:
+        """Chunk and embed ``articles``, handing each to ``writer.add`` in the order given
+        (so keys come out as the local engine gives them); the number of chunks embedded."""
+        ...
+
+
+@dataclass
+class LocalEngine:
+    """Everything in this process, one text batch after another (the default engine)."""
+
+    embedder: Embedder
+    progress: bool = True
+    batch_size: int = 64
+
+    def read(self, paths: Sequence[str | Path]) -> Corpus:
+        return load_corpus(paths)
+
+    def embed(self, writer: StoreWriter, articles: list[Article], settings: ChunkSettings) -> int:
+        chunked = [(a, chunk_article(a, settings, fits(self.embedder))) for a in articles]
+        _embed_and_add(writer, chunked, self.embedder, self.progress, self.batch_size)
+        return sum(len(chunks) for _, chunks in chunked)
+
+
 def index_corpus(
     paths: Sequence[str | Path],
     index_dir: str | Path,
@@ -71,10 +107,14 @@ def index_corpus(
     progress: bool = True,
     batch_size: int = 64,
     store: str = DEFAULT_STORE,
+    engine: Engine | None = None,
 ) -> IndexReport:
+    """Index ``paths`` into the store at ``index_dir``; ``engine`` reads, chunks and embeds
+    (default: a :class:`LocalEngine` on ``embedder``, ``progress`` and ``batch_size``)."""
     started = time.perf_counter()
     settings = settings or ChunkSettings()
-    corpus = load_corpus(paths)
+    engine = engine or LocalEngine(embedder, progress, batch_size)
+    corpus = engine.read(paths)
     wanted = IndexSettings(embedder.name, embedder.dim, settings.to_dict())
     report = IndexReport(
         corpus.files,
@@ -91,9 +131,7 @@ def index_corpus(
         report.added, report.removed, report.rechunked = len(new), len(gone), len(stale)
         again = {a.article_id for a in stale}
         report.unchanged = sum(a.article_id not in again for a in corpus.articles) - len(new)
-        chunked = [(a, chunk_article(a, settings, _fits(embedder))) for a in new + stale]
-        _embed_and_add(writer, chunked, embedder, progress, batch_size)
-        report.embedded_chunks = sum(len(chunks) for _, chunks in chunked)
+        report.embedded_chunks = engine.embed(writer, new + stale, settings)
         counts = writer.commit()
     report.articles, report.chunks = counts["articles"], counts["chunks"]
     report.seconds = time.perf_counter() - started
@@ -143,7 +181,8 @@ def _sync_articles(
     return new, gone
 
 
-def _fits(embedder: Embedder) -> Fits:
+def fits(embedder: Embedder) -> Fits:
+    """Does a text fit the embedder (its own tokenizer's count within its limit)?"""
     return lambda text: embedder.token_count(text) <= embedder.max_tokens
 
 

@@ -32,6 +32,7 @@ TEXT_SUFFIXES = frozenset({".txt", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
 UNREADABLE = "unreadable"  # the reason of a file that is there but could not be read
+NO_ARTICLES = "no article text found"
 
 
 @dataclass(frozen=True)
@@ -51,23 +52,30 @@ class Corpus:
     files: int = 0  # files that gave at least one article
     skipped: list[Skipped] = field(default_factory=list)
     duplicates: int = 0  # articles dropped because the same text was already seen
+    seen: set[str] = field(default_factory=set, repr=False)  # the ids of ``articles``
+
+    def take(self, path: str, articles: Sequence[Article], reason: str) -> None:
+        """Record one file's articles (each article once in the corpus), or, with a
+        ``reason``, why it gave none: a warning naming it. Both engines
+        (``rag.index.indexer``) assemble their corpus through this, file by file in order."""
+        if reason:
+            log.warning("Skipping %s: %s", path, reason)
+            self.skipped.append(Skipped(path, reason, reason.startswith(UNREADABLE)))
+            return
+        self.files += 1
+        for article in articles:
+            if article.article_id in self.seen:
+                self.duplicates += 1
+                continue
+            self.seen.add(article.article_id)
+            self.articles.append(article)
 
 
 def load_corpus(paths: Sequence[str | Path]) -> Corpus:
     """Read every supported file under ``paths`` (files or folders, walked in sorted order)."""
     corpus = Corpus()
-    seen: set[str] = set()
-    for path in iter_files(paths, partial(_skip_folder, corpus)):
-        articles = _read_articles(path, corpus)
-        if articles is None:
-            continue
-        corpus.files += 1
-        for article in articles:
-            if article.article_id in seen:
-                corpus.duplicates += 1
-                continue
-            seen.add(article.article_id)
-            corpus.articles.append(article)
+    for path in iter_files(paths, partial(skip_folder, corpus)):
+        corpus.take(str(path), *read_articles(path))
     return corpus
 
 
@@ -120,7 +128,8 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
         return True  # reading it will say why it cannot be used
 
 
-def _skip_folder(corpus: Corpus, exc: OSError) -> None:
+def skip_folder(corpus: Corpus, exc: OSError) -> None:
+    """Record a folder that could not be listed (``iter_files``'s ``on_error``)."""
     path, reason = str(exc.filename), f"unreadable folder ({exc.strerror or exc})"
     log.warning("Skipping %s: %s", path, reason)
     corpus.skipped.append(Skipped(path, reason, unreadable=True))
@@ -143,20 +152,19 @@ def read_text(path: Path) -> tuple[str | None, str]:
     return text, ""
 
 
-def _read_articles(path: Path, corpus: Corpus) -> list[Article] | None:
-    """The file's articles, or None after recording why it was skipped."""
+def read_articles(path: Path) -> tuple[list[Article], str]:
+    """The file's articles and "", or no articles and the reason it is skipped."""
     text, reason = read_text(path)
-    articles: list[Article] = []
-    if text is not None:
-        if path.suffix.lower() in HTML_SUFFIXES:
-            page = read_page(text)
-            articles = split_articles(page.text, str(path), title_hint=page.meta.title)
-            articles = with_page_meta(articles, page.meta)
-        else:
-            articles = split_articles(text, str(path))
-        reason = "" if articles else "no article text found"
-    if reason:
-        log.warning("Skipping %s: %s", path, reason)
-        corpus.skipped.append(Skipped(str(path), reason, reason.startswith(UNREADABLE)))
-        return None
-    return articles
+    if text is None:
+        return [], reason
+    articles = split_text(path, text)
+    return articles, "" if articles else NO_ARTICLES
+
+
+def split_text(path: Path, text: str) -> list[Article]:
+    """The articles of one file's text: a saved HTML page through its reader, else as text."""
+    if path.suffix.lower() in HTML_SUFFIXES:
+        page = read_page(text)
+        articles = split_articles(page.text, str(path), title_hint=page.meta.title)
+        return with_page_meta(articles, page.meta)
+    return split_articles(text, str(path))
