@@ -209,12 +209,14 @@ def _index_parser(sub: _Sub) -> None:
         "--engine",
         choices=["local", "ray"],
         default="local",
-        help="local: in this process (default); ray: Ray Data stages (pip install 'rag-news[scale]')",
+        help="local: in this process (default); ray: as Ray Data stages, on a local Ray or a "
+        "cluster (pip install 'rag-news[scale]')",
     )
     p.add_argument(
         "--ray-address",
         default=None,
-        help="with --engine ray: a Ray cluster, HOST:PORT (default: $RAY_ADDRESS, else a local Ray)",
+        help="with --engine ray: the Ray cluster to run on, HOST:PORT or ray://HOST:PORT "
+        "(default: $RAY_ADDRESS, else a local Ray on this machine)",
     )
     p.set_defaults(func=cmd_index)
 

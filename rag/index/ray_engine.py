@@ -226,7 +226,8 @@ def _by_article(
 ) -> Iterator[tuple[int, list[EmbeddedChunk], str]]:
     """(article number, its embedded chunks, the first error or "") for each article in
     ``rows``: runs of rows with the same ``i``, a chunk's row followed by its windows'."""
-    current, parts, error = -1, [], ""
+    current, error = -1, ""
+    parts: list[tuple[Chunk, np.ndarray, list[np.ndarray]]] = []
     for row in rows:
         i = int(row["i"])
         if i != current:
