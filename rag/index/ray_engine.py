@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -117,14 +118,21 @@ class RayEngine:
         items = [{"i": i, "article": json.dumps(asdict(a))} for i, a in enumerate(articles)]
         chunk = functools.partial(_chunk_rows, spec=self.spec, settings=settings.to_dict())
         rows = ray.data.from_items(items).flat_map(chunk)
-        rows = rows.map_batches(
-            EmbedStage,
-            fn_constructor_kwargs={"spec": self.spec},
-            batch_size=self.batch_size,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=self.actors),
-            num_cpus=1,
-        )
+        with warnings.catch_warnings():
+            # max_restarts: a crashed actor fails the run (nothing is committed) instead of
+            # restarting: Ray Data keeps an actor's constructor in the object store, where a
+            # restart cannot count on it, and Ray says so on stderr at every run
+            # (ray#53727). Ray 2.60 still takes it, with a deprecation warning (gone in 2.64).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            rows = rows.map_batches(
+                EmbedStage,
+                fn_constructor_kwargs={"spec": self.spec},
+                batch_size=self.batch_size,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=self.actors),
+                num_cpus=1,
+                max_restarts=0,
+            )
         embedded = 0
         bar = tqdm(total=len(articles), desc="embedding", unit="article", disable=not self.progress)
         for i, ready, error in _by_article(_in_order(rows), self.dim):

@@ -34,6 +34,7 @@ WORKER_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "TOKENIZERS_PARALLELISM": "false",  # tokenizers' fork warning, once per worker
 }
+_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 CONNECT_TIMEOUT = 5.0  # seconds to reach a cluster's address before saying it cannot
 
 
@@ -53,10 +54,14 @@ def import_ray() -> Any:
 
 def _quiet_ray_data() -> None:
     """Ray Data logs every run's plan to the console at INFO; keep its warnings only (its
-    log file in the session folder keeps everything)."""
+    log file in the session folder keeps everything). Its own progress bars are off (ours
+    count files and articles), which it would announce once per process."""
+    from ray.util.debug import log_once
+
     for handler in logging.getLogger("ray.data").handlers:
         if not isinstance(handler, logging.FileHandler):
             handler.setLevel(max(handler.level, logging.WARNING))
+    log_once("ray_data_progress_manager_disabled")  # claims that once-only announcement
 
 
 def check_address(address: str) -> tuple[str, int]:
@@ -82,6 +87,8 @@ def start_ray(address: str | None = None) -> Callable[[], None]:
     }
     if address:
         return _join(ray, address, quiet)
+    # A local Ray keeps Ray's default, token authentication, without announcing it.
+    logging.getLogger(_AUTH_LOGGER).setLevel(logging.ERROR)
     temp = tempfile.mkdtemp(prefix="rag-ray-")  # Ray's sockets and logs, removed after
     try:
         ray.init(
