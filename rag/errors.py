@@ -50,3 +50,8 @@ class IncompleteResponse(BackendError):
 
 class RuntimeCrash(BackendError):
     """The native model runtime died (a signal such as SIGILL) or cannot run on this CPU."""
+
+
+class EngineError(RagError):
+    """The indexing engine failed as a whole (a Ray worker or stage died); nothing was
+    committed."""

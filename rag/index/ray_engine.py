@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from rag.index.base import EmbeddedChunk, StoreWriter
 from rag.index.chunking import ChunkSettings, chunk_article
-from rag.errors import ConfigError, RagError
+from rag.errors import ConfigError, EngineError, RagError
 from rag.index.embedders import Embedder, make_embedder, spec_for
 from rag.index.indexer import fits
 from rag.index.ray_session import import_ray, start_ray
@@ -147,13 +147,23 @@ class RayEngine:
 
 
 def _in_order(rows: Any) -> Iterator[dict[str, Any]]:
-    """The rows of a dataset as they are computed, in input order."""
+    """The rows of a dataset as they are computed, in input order. A failure of Ray itself
+    (a worker killed, a stage that cannot run) is one :class:`EngineError` line."""
+    ray = import_ray()
     context = rows.context
     context.execution_options.preserve_order = True  # the writer's keys follow this order
     context.enable_progress_bars = False  # ours say what is done in files and articles
-    for batch in rows.iter_batches(batch_size=None, batch_format="numpy"):
-        columns = list(batch)
-        yield from (dict(zip(columns, values, strict=True)) for values in zip(*batch.values()))
+    try:
+        for batch in rows.iter_batches(batch_size=None, batch_format="numpy"):
+            columns = list(batch)
+            yield from (dict(zip(columns, row, strict=True)) for row in zip(*batch.values()))
+    except ray.exceptions.RayError as exc:  # its last line is the cause, e.g. "OSError: ..."
+        raise EngineError(f"the Ray run failed, nothing was written: {_last_line(exc)}") from exc
+
+
+def _last_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1][:300] if lines else type(exc).__name__
 
 
 def _failed(stage: str, exc: BaseException) -> str:

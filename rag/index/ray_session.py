@@ -87,7 +87,8 @@ def start_ray(address: str | None = None) -> Callable[[], None]:
     }
     if address:
         return _join(ray, address, quiet)
-    # A local Ray keeps Ray's default, token authentication, without announcing it.
+    # A local Ray listens on this machine's address, not loopback only (Ray resolves
+    # 127.0.0.1 to it), so it keeps Ray's default token authentication: quietly.
     logging.getLogger(_AUTH_LOGGER).setLevel(logging.ERROR)
     temp = tempfile.mkdtemp(prefix="rag-ray-")  # Ray's sockets and logs, removed after
     try:
@@ -95,7 +96,6 @@ def start_ray(address: str | None = None) -> Callable[[], None]:
             num_cpus=os.cpu_count() or 1,
             include_dashboard=False,
             _temp_dir=temp,
-            _node_ip_address="127.0.0.1",  # a local Ray listens on loopback only
             **quiet,
         )
     except BaseException:
