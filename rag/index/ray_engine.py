@@ -66,7 +66,8 @@ def ray_engine(
         cpus = int(ray.cluster_resources().get("CPU", 1))
         size = actors or max(1, cpus - 1)
         batch = int(getattr(embedder, "batch_size", 64))  # what the embedder encodes at once
-        yield RayEngine(spec, embedder.dim, batch, size, progress, split)
+        threads = max(1, cpus // size)  # the read and chunk tasks take little CPU time
+        yield RayEngine(spec, embedder.dim, batch, size, threads, progress, split)
     finally:
         stop()
 
@@ -92,6 +93,7 @@ class RayEngine:
     dim: int
     batch_size: int  # texts per embedding batch
     actors: int  # size of the embedding actor pool
+    threads: int  # torch threads per embedding actor
     progress: bool = True
     split: Splitter = split_file  # one file's text -> its articles (tests make it raise)
 
@@ -126,7 +128,7 @@ class RayEngine:
             warnings.simplefilter("ignore", DeprecationWarning)
             rows = rows.map_batches(
                 EmbedStage,
-                fn_constructor_kwargs={"spec": self.spec},
+                fn_constructor_kwargs={"spec": self.spec, "threads": self.threads},
                 batch_size=self.batch_size,
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=self.actors),
@@ -220,8 +222,12 @@ def _chunk_rows(row: dict[str, Any], spec: str, settings: dict[str, int]) -> lis
 class EmbedStage:
     """An embedding actor: builds its embedder by name once, then embeds batches of rows."""
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, threads: int = 1) -> None:
         self.embedder = make_embedder(spec)
+        if threads > 1:  # Ray gives a one-CPU worker one thread (OMP_NUM_THREADS=1)
+            import torch
+
+            torch.set_num_threads(threads)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         errors = [str(e) for e in batch["error"]]
