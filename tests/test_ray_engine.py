@@ -313,3 +313,14 @@ def test_the_same_minilm_index_as_the_local_engine(
     assert ray.report is not None and ray.report.chunks == len(minilm_kb.store) == 70
     assert_same_index(minilm_kb.index_dir, tmp_path / "ray", atol=1e-5)
     assert make_embedder("minilm").name == ray.embedder.name
+
+
+def test_the_cli_offers_every_engine() -> None:
+    from rag.cli import build_parser
+    from rag.index.engines import ENGINES
+
+    args = build_parser().parse_args(["index", "--engine", "ray"])
+    assert args.engine == "ray" and args.ray_address is None
+    index = build_parser()._subparsers._group_actions[0].choices["index"]  # type: ignore[union-attr]
+    [engine] = [a for a in index._actions if a.dest == "engine"]
+    assert sorted(engine.choices or []) == sorted(ENGINES) and engine.default == "local"
