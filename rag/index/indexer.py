@@ -92,7 +92,7 @@ class LocalEngine:
         return load_corpus(paths)
 
     def embed(self, writer: StoreWriter, articles: list[Article], settings: ChunkSettings) -> int:
-        chunked = [(a, chunk_article(a, settings, fits(self.embedder))) for a in articles]
+        chunked = [(a, chunk_article(a, settings, _fits(self.embedder))) for a in articles]
         _embed_and_add(writer, chunked, self.embedder, self.progress, self.batch_size)
         return sum(len(chunks) for _, chunks in chunked)
 
@@ -181,8 +181,7 @@ def _sync_articles(
     return new, gone
 
 
-def fits(embedder: Embedder) -> Fits:
-    """Does a text fit the embedder (its own tokenizer's count within its limit)?"""
+def _fits(embedder: Embedder) -> Fits:
     return lambda text: embedder.token_count(text) <= embedder.max_tokens
 
 

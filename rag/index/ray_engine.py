@@ -36,7 +36,7 @@ from rag.index.base import EmbeddedChunk, StoreWriter
 from rag.index.chunking import ChunkSettings, chunk_article
 from rag.errors import ConfigError, EngineError, RagError
 from rag.index.embedders import Embedder, make_embedder, spec_for
-from rag.index.indexer import fits
+from rag.index.indexer import _fits as fits  # the local engine's rule: the same chunks
 from rag.index.ray_session import import_ray, start_ray
 from rag.ingest.files import NO_ARTICLES, UNREADABLE, Corpus, iter_files, read_text, skip_folder
 from rag.ingest.files import split_text as split_file
