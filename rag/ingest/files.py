@@ -1,7 +1,7 @@
 """Files in, clean articles out.
 
-``load_corpus`` takes files and folders, reads every .txt/.md/.html/.htm file, splits each into
-articles and keeps each article once. A file it cannot use, or a folder it cannot list, is
+``load_corpus`` takes files and folders, reads every .txt/.md/.html/.htm/.pdf file, splits each
+into articles (a PDF is one article) and keeps each article once. A file it cannot use, or a folder it cannot list, is
 skipped with a warning on the "rag" logger, so one bad file never stops a run; a path that does
 not exist is an error.
 
@@ -22,7 +22,8 @@ from functools import partial
 from pathlib import Path
 
 from rag.errors import InputError
-from rag.ingest.articles import split_articles
+from rag.ingest.articles import one_article, split_articles
+from rag.ingest.pdf import read_pdf
 from rag.ingest.webpage import read_page, with_page_meta
 from rag.types import Article
 
@@ -30,7 +31,8 @@ log = logging.getLogger("rag")
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
-SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+PDF_SUFFIXES = frozenset({".pdf"})
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
 UNREADABLE = "unreadable"  # the reason of a file that is there but could not be read
 
 
@@ -145,18 +147,38 @@ def read_text(path: Path) -> tuple[str | None, str]:
 
 def _read_articles(path: Path, corpus: Corpus) -> list[Article] | None:
     """The file's articles, or None after recording why it was skipped."""
-    text, reason = read_text(path)
-    articles: list[Article] = []
-    if text is not None:
-        if path.suffix.lower() in HTML_SUFFIXES:
-            page = read_page(text)
-            articles = split_articles(page.text, str(path), title_hint=page.meta.title)
-            articles = with_page_meta(articles, page.meta)
-        else:
-            articles = split_articles(text, str(path))
-        reason = "" if articles else "no article text found"
+    if path.suffix.lower() in PDF_SUFFIXES:
+        articles, reason = _pdf_articles(path)
+    else:
+        articles, reason = _text_articles(path)
+    if not reason and not articles:
+        reason = "no article text found"
     if reason:
         log.warning("Skipping %s: %s", path, reason)
         corpus.skipped.append(Skipped(str(path), reason, reason.startswith(UNREADABLE)))
         return None
     return articles
+
+
+def _text_articles(path: Path) -> tuple[list[Article], str]:
+    text, reason = read_text(path)
+    if text is None:
+        return [], reason
+    if path.suffix.lower() in HTML_SUFFIXES:
+        page = read_page(text)
+        articles = split_articles(page.text, str(path), title_hint=page.meta.title)
+        return with_page_meta(articles, page.meta), ""
+    return split_articles(text, str(path)), ""
+
+
+def _pdf_articles(path: Path) -> tuple[list[Article], str]:
+    """One article per PDF: its metadata title, else its first line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [], f"{UNREADABLE} ({exc.strerror or exc})"
+    page, reason = read_pdf(data)
+    if page is None:
+        return [], reason
+    article = one_article(page.text, str(path), title=page.meta.title)
+    return with_page_meta([article] if article else [], page.meta), ""
