@@ -77,7 +77,9 @@ class KnowledgeBase:
     def articles(self) -> list[dict[str, Any]]:
         return self.store.articles()
 
-    def add(self, paths: Sequence[str | Path], progress: Progress | None = None) -> list[FileResult]:
+    def add(
+        self, paths: Sequence[str | Path], progress: Progress | None = None
+    ) -> list[FileResult]:
         """Index the articles of these files (or folders) that the index lacks, then use the
         new index at once; one :class:`FileResult` per file (indexed, or skipped and why).
 

@@ -132,9 +132,7 @@ def _example_updates(kb: KnowledgeBase) -> list[dict[str, Any]]:
     return [gr.update(visible=bool(questions)), *slots]
 
 
-def _settings_column(
-    kb: KnowledgeBase, default: str
-) -> tuple[gr.Dropdown, gr.Slider, gr.Markdown]:
+def _settings_column(kb: KnowledgeBase, default: str) -> tuple[gr.Dropdown, gr.Slider, gr.Markdown]:
     gr.Markdown("## Settings")
     about = "local: llama.cpp · openai: API server · extractive: no LLM"
     choice = gr.Dropdown(list(BACKENDS), value=default, label="Backend", elem_id="backend",

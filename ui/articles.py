@@ -38,6 +38,7 @@ ABOUT = (
     "can be asked about as soon as they are indexed; their names are only shown, never used."
 )
 BUG = "⚠️ Something went wrong (the details are in the server log). The index is unchanged."
+PROGRESS = gr.Progress()  # Gradio finds a handler's progress bar by this default value
 Refresh = Callable[[], list[Any]]  # updates for the app's own outputs (examples, index line)
 
 
@@ -132,7 +133,7 @@ def _listed(kb: KnowledgeBase) -> list[Any]:
 
 
 def _adder(kb: KnowledgeBase, refresh: Refresh, skip: list[Any]) -> Any:
-    def add(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> list[Any]:
+    def add(files: list[str] | None, progress: gr.Progress = PROGRESS) -> list[Any]:
         given = [Path(f) for f in files or []]
         if not given:
             return [gr.skip(), gr.skip(), "Choose files to add first.", *skip]

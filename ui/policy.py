@@ -23,8 +23,8 @@ from urllib.parse import unquote
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag.ingest.uploads import ACCEPTED, MAX_FILE_BYTES, MAX_FILE_MB, MAX_FILES, display_name
 from rag.ingest.files import SUFFIXES
+from rag.ingest.uploads import ACCEPTED, MAX_FILE_BYTES, MAX_FILE_MB, MAX_FILES, display_name
 
 LIMIT = MAX_FILES * MAX_FILE_BYTES + 256 * 1024  # the files, and the multipart framing
 TOO_LARGE = f"too large: at most {MAX_FILES} files of {MAX_FILE_MB} MB each"

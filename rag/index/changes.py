@@ -49,15 +49,15 @@ def add_files(
 ) -> list[FileResult]:
     """Index the articles the index lacks of each file (folders: each file under them);
     one result per file, in order."""
-    paths = list(iter_files(paths))  # a missing path is an InputError before any writing
+    files = list(iter_files(paths))  # a missing path is an InputError before any writing
     report = progress or (lambda done, what: None)
     chunker = ChunkSettings(**settings.chunker)
     with open_writer(store, location, settings) as writer:
         held = set(writer.sources())
         results: dict[int, FileResult] = {}
         todo: list[tuple[int, list[Article], int]] = []
-        for i, path in enumerate(paths):
-            report(0.1 * i / len(paths), f"reading file {i + 1} of {len(paths)}")
+        for i, path in enumerate(files):
+            report(0.1 * i / len(files), f"reading file {i + 1} of {len(files)}")
             skipped, new, total = _read(path, held)
             if skipped is not None:
                 results[i] = skipped
@@ -71,12 +71,12 @@ def add_files(
             note = f"{total - len(new)} of its {total} articles were already in the index"
             titles = tuple(a.title for a in new)
             chunks = sum(len(c) for _, c in chunked)
-            results[i] = FileResult(str(paths[i]), INDEXED, note if total > len(new) else "",
+            results[i] = FileResult(str(files[i]), INDEXED, note if total > len(new) else "",
                                     titles, chunks)  # fmt: skip
         if todo:
             report(0.9, "saving the index")
             writer.commit()
-    return [results[i] for i in range(len(paths))]
+    return [results[i] for i in range(len(files))]
 
 
 def _read(path: Path, held: set[str]) -> tuple[FileResult | None, list[Article], int]:

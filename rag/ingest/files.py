@@ -1,9 +1,9 @@
 """Files in, clean articles out.
 
 ``load_corpus`` takes files and folders, reads every .txt/.md/.html/.htm/.pdf file, splits each
-into articles (a PDF is one article) and keeps each article once. A file it cannot use, or a folder it cannot list, is
-skipped with a warning on the "rag" logger, so one bad file never stops a run; a path that does
-not exist is an error.
+into articles (a PDF is one article) and keeps each article once. A file it cannot use, or a
+folder it cannot list, is skipped with a warning on the "rag" logger, so one bad file never
+stops a run; a path that does not exist is an error.
 
 Skipped under doctest, which may run from any directory (``seeds`` is relative):
 

@@ -1,4 +1,5 @@
-"""Files a user uploads (the chat's Articles panel): checked, then copied where the server owns them.
+"""Files a user uploads (the chat's Articles panel): checked, then copied where the server
+keeps them.
 
 An upload's name is the user's: it is shown back, and never used as a path. A file that
 passes the checks is copied to ``<index>/uploads/<sha256 of its bytes>.<suffix>``, with
