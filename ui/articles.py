@@ -77,8 +77,8 @@ def articles_panel(kb: KnowledgeBase) -> Panel:
             choice = gr.Dropdown(choices, value=None, label="Article to remove",
                                  elem_id="remove-choice", scale=4)  # fmt: skip
             remove = gr.Button("Remove…", variant="stop", elem_id="remove-article", scale=1)
-        with gr.Group(visible=False, elem_id="remove-confirm") as confirm:
-            question = gr.Markdown()
+        with gr.Group(visible=False) as confirm:
+            question = gr.Markdown(elem_id="remove-question")
             with gr.Row():
                 yes = gr.Button("Yes, remove it", variant="stop", elem_id="remove-yes")
                 no = gr.Button("Cancel", elem_id="remove-no")
@@ -122,8 +122,9 @@ def result_row(name: str, result: FileResult) -> list[str]:
     """One line of the upload results: the file's name as uploaded, what became of it."""
     if result.status != "indexed":
         return [name, "skipped", result.reason]
-    n = len(result.titles)
-    what = f"{n} article{'s' * (n != 1)}, {result.chunks} passages: " + "; ".join(result.titles)
+    n, chunks = len(result.titles), result.chunks
+    what = f"{n} article{'s' * (n != 1)}, {chunks} passage{'s' * (chunks != 1)}: "
+    what += "; ".join(result.titles)
     return [name, "indexed", f"{what} ({result.reason})" if result.reason else what]
 
 
