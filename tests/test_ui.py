@@ -617,6 +617,7 @@ def test_serve_launches_on_loopback_with_the_backend(
 
 # --- bad input (issue 14) ------------------------------------------------------------------
 
+
 def multipart(*files: tuple[str, bytes]) -> bytes:
     parts = [
         b'--XX\r\nContent-Disposition: form-data; name="files"; filename="' + name.encode()
@@ -652,7 +653,10 @@ def test_the_upload_route_takes_the_panels_files_and_serves_none_back(live: str)
     assert post_upload(live, many) == (415, f"too many files: at most {MAX_FILES} at once")
     one_too_big = multipart(("big.txt", b"x" * (MAX_FILE_BYTES + 1)))  # Gradio's own limit
     assert post_upload(live, one_too_big)[0] == 413
-    assert claimed_length_refused(live) == (413, f"too large: at most {MAX_FILES} files of 5 MB each")
+    assert claimed_length_refused(live) == (
+        413,
+        f"too large: at most {MAX_FILES} files of 5 MB each",
+    )
 
 
 def claimed_length_refused(live: str) -> tuple[int, str]:

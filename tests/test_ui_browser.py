@@ -419,9 +419,7 @@ def test_upload_two_files_ask_the_new_article_then_remove_it(
         tab.screenshot("upload-answered.png")
 
         listed.get_by_text(HARBOUR_TITLE, exact=True).click()  # choose it in the list
-        expect(page.locator("#remove-choice input")).to_have_value(
-            re.compile(f"^{HARBOUR_TITLE}")
-        )
+        expect(page.locator("#remove-choice input")).to_have_value(re.compile(f"^{HARBOUR_TITLE}"))
         page.locator("#remove-article").click()
         expect(page.locator("#remove-question")).to_contain_text(f"Remove “{HARBOUR_TITLE}”")
         page.locator("#remove-yes").click()
@@ -441,7 +439,9 @@ def test_upload_two_files_ask_the_new_article_then_remove_it(
 
 def table_rows(table: Any) -> list[list[str]]:
     """The body cells of a Gradio Dataframe, row by row."""
-    cells = [row.get_by_role("gridcell").all_inner_texts() for row in table.get_by_role("row").all()]
+    cells = [
+        row.get_by_role("gridcell").all_inner_texts() for row in table.get_by_role("row").all()
+    ]
     return [[c.strip() for c in row] for row in cells if row]  # the header row has no gridcell
 
 
@@ -463,6 +463,8 @@ def test_accessibility_light_and_dark(browser: Any, app_url: str, name: str) -> 
         sources = tab.bot(0).locator("details.rag-sources")
         expect(sources).to_have_js_property("open", name == "desktop")  # folded on phones
         tab.page.locator("#chat details").evaluate_all("all => all.forEach(d => d.open = true)")
+        tab.page.get_by_role("button", name=re.compile("^Articles")).click()  # its tables too
+        expect(tab.page.locator("#article-list")).to_be_visible()
         for scheme in ("light", "dark"):
             tab.page.emulate_media(color_scheme=scheme)
             tab.page.wait_for_timeout(500)  # the theme's colour transitions end

@@ -188,7 +188,9 @@ def test_add_indexes_new_files_and_says_why_others_were_skipped(
         ("indexed", ""), ("skipped", "binary file"), ("skipped", "duplicate: already in the index")
     ]  # fmt: skip
     assert results[0].titles == ("Harbour festival draws record crowds",) and results[0].chunks
-    assert [d for d, _ in steps] == sorted(d for d, _ in steps) and steps[-1][1] == "saving the index"
+    assert [d for d, _ in steps] == sorted(d for d, _ in steps) and steps[-1][
+        1
+    ] == "saving the index"
     assert len(kb.articles()) == before + 1
     [hit] = kb.search(QUESTION, k=1)  # the live kb sees it at once
     assert hit.title == "Harbour festival draws record crowds"

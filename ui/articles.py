@@ -63,15 +63,15 @@ def articles_panel(kb: KnowledgeBase) -> Panel:
     rows, ids, choices = listing(kb)
     with gr.Accordion("Articles: add, see and remove", open=False, elem_id="articles"):
         gr.Markdown(ABOUT)
-        with gr.Row(equal_height=True):
-            files = gr.File(label="Files to add", file_count="multiple", file_types=FILE_TYPES,
-                            type="filepath", elem_id="upload-files", scale=4)  # fmt: skip
-            add = gr.Button("Add to the index", variant="primary", elem_id="add-files", scale=1)
+        files = gr.File(label="Files to add", file_count="multiple", file_types=FILE_TYPES,
+                        type="filepath", elem_id="upload-files", height=140)  # fmt: skip
+        add = gr.Button("Add to the index", variant="primary", elem_id="add-files")
         results = gr.Dataframe(headers=RESULT_COLUMNS, label="Upload results", visible=False,
                                interactive=False, wrap=True, elem_id="upload-results")  # fmt: skip
         status = gr.Markdown(elem_id="articles-status")
         table = gr.Dataframe(value=rows, headers=COLUMNS, label="Indexed articles (click one "
                              "to choose it)", interactive=False, wrap=True,
+                             column_widths=["42%", "16%", "12%", "10%", "20%"],
                              elem_id="article-list")  # fmt: skip
         with gr.Row(equal_height=True):
             choice = gr.Dropdown(choices, value=None, label="Article to remove",
