@@ -257,3 +257,31 @@ def test_questions_are_answered_while_an_add_is_being_written(
         go_on.set()
         adding.join(10)
     assert ANSWER in kb.ask(QUESTION, backend="extractive").text
+
+
+# --- the chat's panel, without a browser ---------------------------------------------------
+
+
+def test_the_panel_keeps_indexes_and_lists_uploads_within_the_limits(
+    kb: rag.KnowledgeBase, tmp_path: Path
+) -> None:
+    from ui.articles import add_uploads, listing
+
+    sent = tmp_path / "gradio"  # as Gradio stores uploads: a folder each, the user's name
+    names = [f"n{i}.txt" for i in range(uploads.MAX_FILES - 2)] + ["seed.txt", "h.txt", "x.txt"]
+    paths = []
+    for i, name in enumerate(names):
+        (sent / str(i)).mkdir(parents=True)
+        paths.append(sent / str(i) / name)
+        paths[-1].write_bytes(b"\x00binary" if name.startswith("n") else HARBOUR.encode())
+    shutil.copy(SEEDS / "001_0a9e7fd5bd2f9d69.txt", paths[-3])
+    rows = add_uploads(kb, paths, lambda done, what: None)
+    assert rows[0] == ["n0.txt", "skipped", "binary file"]
+    assert rows[-3] == ["seed.txt", "skipped", "duplicate: already in the index"]
+    assert rows[-2][:2] == ["h.txt", "indexed"]
+    assert rows[-1] == ["x.txt", "skipped", f"over the limit of {uploads.MAX_FILES} files at once"]
+    kept = sorted(p.name for p in kb.uploads_dir.iterdir())
+    assert len(kept) == 2 and kept[0].endswith(".json") and kept[1].endswith(".txt")  # h.txt's
+    table, ids, _ = listing(kb)
+    [row] = [r for r in table if r[0] == "Harbour festival draws record crowds"]
+    assert row[2:] == ["date unknown", 1, "upload: h.txt"] and len(ids) == 6
