@@ -409,6 +409,8 @@ def test_upload_two_files_ask_the_new_article_then_remove_it(
         listed = page.locator("#article-list")
         expect(listed).to_contain_text(HARBOUR_TITLE)
         expect(listed).to_contain_text("upload: harbour.html")
+        expect(page.locator("#examples")).to_contain_text("harbour festival")  # from its title
+        expect(page.locator("#index-info")).to_contain_text("Index: 6 articles")
         tab.screenshot("upload-results.png")
 
         tab.ask(HARBOUR_QUESTION)  # answerable at once, cited, the page's date on its card
@@ -426,6 +428,8 @@ def test_upload_two_files_ask_the_new_article_then_remove_it(
         expect(page.locator("#articles-status")).to_have_text(f"Removed “{HARBOUR_TITLE}”.")
         expect(listed).not_to_contain_text(HARBOUR_TITLE)
         assert HARBOUR_TITLE not in [a["title"] for a in kb.articles()]
+        expect(page.locator("#examples")).not_to_contain_text("harbour festival")
+        expect(page.locator("#index-info")).to_contain_text("Index: 5 articles")
         tab.ask(HARBOUR_QUESTION)
         expect(tab.bot(1).locator("p").first).not_to_contain_text("Writing", timeout=TIMEOUT)
         tab.wait_final(1, "searched")  # answered (or refused) from the other articles
