@@ -23,14 +23,16 @@ from rag.answer.backends import BACKENDS, LLMS, backend_name
 from rag.answer.evidence import EvidenceSelector
 from rag.answer.pipeline import answer_stream
 from rag.answer.question import clean_question
-from rag.errors import ConfigError
+from rag.errors import ConfigError, InputError
 from rag.index.base import Store, check_embedder
+from rag.index.changes import FileResult, Progress, add_files, remove_article
 from rag.index.chunking import ChunkSettings
 from rag.index.embedders import Embedder, make_embedder, spec_for
 from rag.index.engines import DEFAULT_ENGINE, open_engine
 from rag.index.indexer import IndexReport, index_corpus
 from rag.index.retrieval import Retriever, SearchOptions
 from rag.index.store import DEFAULT_STORE, open_store
+from rag.ingest import uploads
 from rag.llm.base import LLM, Message
 from rag.types import Answer, Hit
 
@@ -47,8 +49,10 @@ class KnowledgeBase:
         policy: AbstainPolicy | None = None,
         *,
         repoint_citations: bool = True,
+        store_kind: str = DEFAULT_STORE,
     ):
         self.store = store
+        self.store_kind = store_kind  # to open a writer on it, and the next generation
         self.repoint_citations = repoint_citations  # rag.answer.repoint; off only to measure it
         self.embedder = embedder
         self.retriever = Retriever(store, embedder)
@@ -58,13 +62,59 @@ class KnowledgeBase:
         self._answerers: dict[str, Answerer] = {}
         self._llms: dict[str, LLM] = {}
         self._lock = threading.RLock()  # answerer() takes it, then llm() again
+        # One change at a time from this process (the store's own lock refuses a second
+        # writer, from any process, with an error; here a second upload waits instead).
+        self._writing = threading.Lock()
 
     @property
     def index_dir(self) -> Path:
         return Path(self.store.location)
 
+    @property
+    def uploads_dir(self) -> Path:
+        """Where files added from the chat are kept (``rag.ingest.uploads``)."""
+        return self.index_dir / uploads.FOLDER
+
     def articles(self) -> list[dict[str, Any]]:
         return self.store.articles()
+
+    def add(
+        self, paths: Sequence[str | Path], progress: Progress | None = None
+    ) -> list[FileResult]:
+        """Index the articles of these files (or folders) that the index lacks, then use the
+        new index at once; one :class:`FileResult` per file (indexed, or skipped and why).
+
+        Questions asked meanwhile are answered from the index as it was."""
+        with self._writing:
+            settings = self.store.settings
+            results = add_files(paths, self.index_dir, self.embedder, settings,
+                                self.store_kind, progress)  # fmt: skip
+            if any(r.status == "indexed" for r in results):
+                self.reload()
+        return results
+
+    def remove(self, article_id: str) -> dict[str, Any]:
+        """Remove one article (by id) and use the new index at once; returns its row from
+        :meth:`articles`. The file it came from stays, unless it is an upload nothing
+        else was read from. ``rag index`` of its folder would add it again."""
+        with self._writing:
+            row = next((a for a in self.articles() if a["article_id"] == article_id), None)
+            if row is None:
+                raise InputError(f"no article {article_id!r} in the index at {self.index_dir}")
+            source = remove_article(article_id, self.index_dir, self.store.settings,
+                                    self.store_kind)  # fmt: skip
+            self.reload()
+            if not any(Path(a["source"]).resolve() == Path(source) for a in self.articles()):
+                uploads.forget(Path(source), self.uploads_dir)
+        return row
+
+    def reload(self) -> None:
+        """Open the store's live generation again (after a change written elsewhere).
+
+        The previous store is left open, not closed: a question being answered holds it
+        and finishes on it; it is freed when the last one lets go."""
+        store = open_store(self.store_kind, self.index_dir)
+        self.store, self.retriever = store, Retriever(store, self.embedder)
 
     def search(
         self,
@@ -163,7 +213,7 @@ def load(
     elif isinstance(embedder, str):
         embedder = make_embedder(embedder)
     check_embedder(made, embedder.name, embedder.dim, opened.location)
-    return KnowledgeBase(opened, embedder)
+    return KnowledgeBase(opened, embedder, store_kind=store)
 
 
 def build(

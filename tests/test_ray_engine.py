@@ -22,6 +22,7 @@ import faiss
 import numpy as np
 import pytest
 from ray import cloudpickle as ray_cloudpickle
+from test_uploads import PDF_LINES, make_pdf
 
 import rag
 from rag.index.chunking import ChunkSettings
@@ -59,7 +60,7 @@ def ray_session() -> Iterator[str]:
 
 
 def synthetic_corpus(root: Path, articles: int = 24) -> Path:
-    """Generated articles (a few long ones), an HTML page, a copy and a binary file."""
+    """Generated articles (a few long ones), an HTML page, a PDF, a copy and a binary file."""
     rng = random.Random(13)
     root.mkdir(parents=True)
     for n in range(articles):
@@ -73,6 +74,7 @@ def synthetic_corpus(root: Path, articles: int = 24) -> Path:
         )
         (root / f"story{n:02d}.txt").write_text(f"Story {n} about the {WORDS[n % 20]}\n\n{body}\n")
     shutil.copy(NEWS_PAGE, root / "page.html")
+    (root / "ferry.pdf").write_bytes(make_pdf(PDF_LINES, title="Ferry strike ends"))
     shutil.copy(root / "story01.txt", root / "story01-copy.txt")  # one duplicate article
     (root / "blob.txt").write_bytes(b"\x00\x01binary\x00")  # skipped: binary
     return root
@@ -271,7 +273,7 @@ def test_rag_index_engine_ray_end_to_end(ray_session: str, tmp_path: Path) -> No
     done = run(*args, "--engine", "ray", "--ray-address", ray_session, "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert (summary["files"], summary["articles"], summary["skipped"]) == (6, 5, 1)
+    assert (summary["files"], summary["articles"], summary["skipped"]) == (7, 6, 1)
     assert "Traceback" not in done.stderr and "blob.txt" in done.stderr
     kb = rag.load(ix)
     assert {a["title"] for a in kb.articles()} >= {

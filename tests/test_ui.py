@@ -617,19 +617,65 @@ def test_serve_launches_on_loopback_with_the_backend(
 
 # --- bad input (issue 14) ------------------------------------------------------------------
 
-UPLOAD = (
-    b'--XX\r\nContent-Disposition: form-data; name="files"; filename="note.html"\r\n'
-    b"Content-Type: text/html\r\n\r\n<script>alert(1)</script>\r\n--XX--\r\n"
-)
+
+def multipart(*files: tuple[str, bytes]) -> bytes:
+    parts = [
+        b'--XX\r\nContent-Disposition: form-data; name="files"; filename="' + name.encode()
+        + b'"\r\nContent-Type: application/octet-stream\r\n\r\n' + data + b"\r\n"
+        for name, data in files
+    ]  # fmt: skip
+    return b"".join(parts) + b"--XX--\r\n"
 
 
-def test_the_upload_route_is_refused_and_nothing_is_served_back(live: str) -> None:
-    multipart = {"Content-Type": "multipart/form-data; boundary=XX"}
-    post = urllib.request.Request(f"{live}gradio_api/upload", data=UPLOAD, headers=multipart)
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        stored = urllib.request.urlopen(post, timeout=10).read()  # the path it was stored at
-        urllib.request.urlopen(f"{live}gradio_api/file={stored.decode()[2:-2]}", timeout=10)
+def post_upload(live: str, body: bytes) -> tuple[int, str]:
+    """POST ``body`` to Gradio's upload route: (status, response text)."""
+    headers = {"Content-Type": "multipart/form-data; boundary=XX"}
+    request = urllib.request.Request(f"{live}gradio_api/upload", data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_the_upload_route_takes_the_panels_files_and_serves_none_back(live: str) -> None:
+    from rag.ingest.uploads import MAX_FILE_BYTES, MAX_FILES
+
+    status, stored = post_upload(live, multipart(("note.html", b"<script>alert(1)</script>")))
+    assert status == 200 and stored.endswith('note.html"]')  # Gradio's path: for the handler
+    with pytest.raises(urllib.error.HTTPError) as refused:  # ... and nobody else
+        urllib.request.urlopen(f"{live}gradio_api/file={stored[2:-2]}", timeout=10)
     assert refused.value.code == 403
+    status, text = post_upload(live, multipart(("a.txt", b"ok"), ("tool.exe", b"MZ\x90")))
+    assert (status, text) == (415, "unsupported type .exe: use .htm, .html, .md, .pdf, .txt")
+    assert post_upload(live, multipart(("x", b"no extension")))[0] == 415
+    many = multipart(*[(f"{i}.txt", b"text") for i in range(MAX_FILES + 1)])
+    assert post_upload(live, many) == (415, f"too many files: at most {MAX_FILES} at once")
+    one_too_big = multipart(("big.txt", b"x" * (MAX_FILE_BYTES + 1)))  # Gradio's own limit
+    assert post_upload(live, one_too_big)[0] == 413
+    assert claimed_length_refused(live) == (
+        413,
+        f"too large: at most {MAX_FILES} files of 5 MB each",
+    )
+
+
+def claimed_length_refused(live: str) -> tuple[int, str]:
+    """A request announcing a body over the limits is answered before any of it is sent."""
+    import http.client
+
+    from ui.policy import LIMIT
+
+    host, port = live.split("//")[1].rstrip("/").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.putrequest("POST", "/gradio_api/upload")
+        connection.putheader("Content-Type", "multipart/form-data; boundary=XX")
+        connection.putheader("Content-Length", str(LIMIT + 1))
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
 
 
 @pytest.mark.parametrize(

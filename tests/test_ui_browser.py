@@ -9,6 +9,7 @@ Screenshots go to tests/artifacts/ (git-ignored).
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 import threading
 import time
@@ -344,8 +345,108 @@ def test_stop_frees_the_model_and_the_next_question_is_answered(
         tab.ask(ENVOY)
         tab.wait_final(1, "a posture and a pose")
         expect(tab.bot(1).locator(".rag-sources")).to_be_visible()
+        # Regenerate a finished answer, now with the slow model; meanwhile an example
+        # question (the same event as Enter, Ask and Retry) starts nothing.
+        tab.choose_backend("local")
+        calls = len(llm.calls)
+        tab.page.get_by_role("button", name="Retry").click()
+        expect(tab.bot(1)).to_contain_text(re.compile(r"Writing… [1-9] s"), timeout=TIMEOUT)
+        tab.page.locator("#examples button").first.click()
+        tab.page.wait_for_timeout(500)
+        assert tab.user_questions() == [ENVOY, ENVOY] and len(llm.calls) == calls + 1
+        tab.page.get_by_role("button", name="Stop").click()
+        expect(tab.bot(1)).to_contain_text(STOPPED.strip("_()"))
+        assert len(llm.calls) == calls + 1 and tab.user_questions() == [ENVOY, ENVOY]
     finally:
         tab.close()
+
+
+HARBOUR_PAGE = """<html><head><title>Harbour festival draws record crowds</title>
+<meta property="og:site_name" content="Bay Gazette">
+<meta property="article:published_time" content="2025-03-07T09:00:00Z"></head>
+<body><article><h1>Harbour festival draws record crowds</h1>
+<p>The Harbour Festival opened on Saturday with a parade of forty boats. Organisers said the
+festival drew twelve thousand visitors on its first day, a record for the town.</p>
+<p>The festival runs for nine days and ends with fireworks over the bay. Local bakers sold more
+than four thousand pies, the organisers said.</p></article></body></html>"""
+HARBOUR_TITLE = "Harbour festival draws record crowds"
+HARBOUR_QUESTION = "How many visitors did the Harbour Festival draw on its first day?"
+
+
+@pytest.fixture
+def upload_app(index_dir: Path, tmp_path: Path) -> Iterator[tuple[str, rag.KnowledgeBase]]:
+    """The app over a private copy of the module's index: uploads and removals change it."""
+    shutil.copytree(index_dir, tmp_path / "index")
+    kb = rag.load(tmp_path / "index")
+    with serve(kb) as url:
+        yield url, kb
+
+
+def test_upload_two_files_ask_the_new_article_then_remove_it(
+    browser: Any, upload_app: tuple[str, rag.KnowledgeBase], tmp_path: Path
+) -> None:
+    url, kb = upload_app
+    (tmp_path / "harbour.html").write_text(HARBOUR_PAGE, encoding="utf-8")
+    (tmp_path / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR binary")
+    tab = Chat(browser, url)
+    page = tab.page
+    try:
+        tab.set_k(K)
+        page.get_by_role("button", name=re.compile("^Articles")).click()
+        files = page.locator("#upload-files")
+        files.locator("input[type=file]").set_input_files(
+            [tmp_path / "harbour.html", tmp_path / "photo.txt"]
+        )
+        sent = files.get_by_role("cell", name="photo.txt")  # both sent to the server
+        expect(sent).to_be_visible(timeout=TIMEOUT)
+        page.locator("#add-files").click()
+        results = page.locator("#upload-results")
+        expect(results).to_contain_text("indexed", timeout=TIMEOUT)
+        rows = [" | ".join(r) for r in table_rows(results)]
+        assert rows == [f"harbour.html | indexed | 1 article, 1 passage: {HARBOUR_TITLE}",
+                        "photo.txt | skipped | binary file"]  # fmt: skip
+        expect(page.locator("#articles-status")).to_have_text("Indexed 1 of 2 files.")
+        listed = page.locator("#article-list")
+        expect(listed).to_contain_text(HARBOUR_TITLE)
+        expect(listed).to_contain_text("upload: harbour.html")
+        expect(page.locator("#examples")).to_contain_text("harbour festival")  # from its title
+        expect(page.locator("#index-info")).to_contain_text("Index: 6 articles")
+        tab.screenshot("upload-results.png")
+
+        tab.ask(HARBOUR_QUESTION)  # answerable at once, cited, the page's date on its card
+        tab.wait_final(0, "twelve thousand visitors")
+        card = tab.bot(0).locator(".rag-sources .rag-source").first
+        expect(card).to_contain_text(HARBOUR_TITLE)
+        expect(card).to_contain_text("Bay Gazette · 2025-03-07")
+        tab.screenshot("upload-answered.png")
+
+        listed.get_by_text(HARBOUR_TITLE, exact=True).click()  # choose it in the list
+        expect(page.locator("#remove-choice input")).to_have_value(re.compile(f"^{HARBOUR_TITLE}"))
+        page.locator("#remove-article").click()
+        expect(page.locator("#remove-question")).to_contain_text(f"Remove “{HARBOUR_TITLE}”")
+        page.locator("#remove-yes").click()
+        expect(page.locator("#articles-status")).to_have_text(f"Removed “{HARBOUR_TITLE}”.")
+        expect(listed).not_to_contain_text(HARBOUR_TITLE)
+        assert HARBOUR_TITLE not in [a["title"] for a in kb.articles()]
+        expect(page.locator("#examples")).not_to_contain_text("harbour festival")
+        expect(page.locator("#index-info")).to_contain_text("Index: 5 articles")
+        tab.ask(HARBOUR_QUESTION)
+        expect(tab.bot(1).locator("p").first).not_to_contain_text("Writing", timeout=TIMEOUT)
+        tab.wait_final(1, "searched")  # answered (or refused) from the other articles
+        expect(tab.bot(1)).not_to_contain_text("twelve thousand visitors")
+        expect(tab.bot(1)).not_to_contain_text(HARBOUR_TITLE)
+        tab.screenshot("upload-removed.png")
+        assert tab.dialogs == []
+    finally:
+        tab.close()
+
+
+def table_rows(table: Any) -> list[list[str]]:
+    """The body cells of a Gradio Dataframe, row by row."""
+    cells = [
+        row.get_by_role("gridcell").all_inner_texts() for row in table.get_by_role("row").all()
+    ]
+    return [[c.strip() for c in row] for row in cells if row]  # the header row has no gridcell
 
 
 @pytest.mark.parametrize("name", ["desktop", "phone"])
@@ -366,6 +467,8 @@ def test_accessibility_light_and_dark(browser: Any, app_url: str, name: str) -> 
         sources = tab.bot(0).locator("details.rag-sources")
         expect(sources).to_have_js_property("open", name == "desktop")  # folded on phones
         tab.page.locator("#chat details").evaluate_all("all => all.forEach(d => d.open = true)")
+        tab.page.get_by_role("button", name=re.compile("^Articles")).click()  # its tables too
+        expect(tab.page.locator("#article-list")).to_be_visible()
         for scheme in ("light", "dark"):
             tab.page.emulate_media(color_scheme=scheme)
             tab.page.wait_for_timeout(500)  # the theme's colour transitions end

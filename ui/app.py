@@ -28,16 +28,17 @@ from typing import Any
 
 import gradio as gr
 from starlette.middleware import Middleware
-from starlette.responses import PlainTextResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 import rag
 from rag.answer.backends import BACKENDS, backend_name
 from rag.errors import ConfigError, IndexNotFound, InputError, RagError
+from rag.ingest.uploads import MAX_FILE_BYTES
 from rag.kb import KnowledgeBase
+from ui.articles import articles_panel, wire
 from ui.chat import Turn, messages, respond, stopped
-from ui.examples import example_questions
+from ui.examples import MAX_EXAMPLES, example_questions
 from ui.openai_panel import SessionServer, server_panel
+from ui.policy import UploadPolicy
 from ui.render import markdown_text
 from ui.style import CSS, JS, THEME
 
@@ -56,6 +57,7 @@ INTRO = (
     "each answer is followed by its sources, the cited sentence highlighted. "
     "When the articles don't hold the answer, it says so."
 )
+EXAMPLES = "Examples from the articles (click to ask):"
 
 
 def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
@@ -69,31 +71,27 @@ def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
             with gr.Column(scale=4):
                 chatbot, question, send, stop, examples = _chat_column(kb)
             with gr.Column(scale=1, min_width=220):
-                choice, k = _settings_column(kb, default)
+                choice, k, info = _settings_column(kb, default)
                 panel = server_panel()
-        answer = _answer_handler(kb)
+        articles = articles_panel(kb)
         settings, shown = [turns, choice, k, server, *panel], [chatbot, turns]
-        # Enter and Ask are one event: while its answer runs, pressing either again does
-        # nothing (trigger_mode="once") and what was typed meanwhile stays in the box.
-        asked = gr.on([question.submit, send.click], _from_box(answer), [question, *settings],
-                      [question, *shown], trigger_mode="once", show_progress="hidden",
-                      concurrency_id="answer", api_visibility="private")  # fmt: skip
-        running = [asked]
-        for button in examples:
-            clicked = button.click(answer, [button, *settings], shown, show_progress="hidden",
-                                   concurrency_id="answer", api_visibility="private")  # fmt: skip
-            running.append(clicked)
-        retried = chatbot.retry(_retry_handler(kb), settings, shown, concurrency_id="answer",
-                                show_progress="hidden", api_visibility="private")  # fmt: skip
-        running.append(retried)
+        # Enter, Ask, an example and Retry are one event: while its answer runs, any of them
+        # again does nothing (trigger_mode="once" holds per event), and what was typed
+        # meanwhile stays in the box.
+        triggers = [question.submit, send.click, *(b.click for b in examples[1:]), chatbot.retry]
+        asked = gr.on(triggers, _one_answer(kb, chatbot, question, examples[1:]),
+                      [question, *examples[1:], *settings], [question, *shown],
+                      trigger_mode="once", show_progress="hidden", concurrency_id="answer",
+                      api_visibility="private")  # fmt: skip
         # Cancelling closes the answer's generator, which closes the model's stream; then the
         # unfinished answer is marked as stopped. Gradio's own progress overlay stays hidden:
         # the answer shows "Writing… N s" itself, and a cancelled event's overlay could be left
         # over the chat, swallowing clicks on Retry (seen in the Stop browser test).
-        halted = stop.click(None, cancels=running, queue=False, api_visibility="private")
+        halted = stop.click(None, cancels=[asked], queue=False, api_visibility="private")
         halted.then(_stop, turns, shown, queue=False, show_progress="hidden",
                     api_visibility="private")  # fmt: skip
         chatbot.clear(lambda: [], None, turns, api_visibility="private")
+        wire(articles, kb, [*examples, info], partial(_refreshed, kb))
         gr.api(_ask_endpoint(kb, default), api_name="ask", concurrency_id="answer")
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
@@ -101,7 +99,9 @@ def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
 
 def _chat_column(
     kb: KnowledgeBase,
-) -> tuple[gr.Chatbot, gr.Textbox, gr.Button, gr.Button, list[gr.Button]]:
+) -> tuple[gr.Chatbot, gr.Textbox, gr.Button, gr.Button, list[Any]]:
+    """The conversation, the question row and the examples: their label, then a button per
+    slot (hidden when empty: an upload or removal may fill or empty a slot)."""
     chatbot = gr.Chatbot(
         label="Conversation", show_label=False, elem_id="chat", latex_delimiters=[],
         allow_tags=False, feedback_options=None, buttons=["copy", "copy_all"],
@@ -114,25 +114,44 @@ def _chat_column(
         )  # fmt: skip
         send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
         stop = gr.Button("Stop", variant="stop", scale=1, min_width=70, elem_id="stop")
-    examples = []
-    questions = example_questions(kb)
-    if questions:
-        gr.Markdown("Examples from the articles (click to ask):", elem_id="examples-label")
-        with gr.Row(elem_id="examples"):
-            examples = [gr.Button(q, size="sm", variant="secondary") for q in questions]
+    label, *slots = _example_updates(kb)
+    examples: list[Any] = [gr.Markdown(EXAMPLES, elem_id="examples-label", visible=label.get(
+        "visible", False))]  # fmt: skip
+    with gr.Row(elem_id="examples"):
+        for slot in slots:
+            examples.append(gr.Button(slot.get("value", ""), size="sm", variant="secondary",
+                                      visible=slot["visible"]))  # fmt: skip
     return chatbot, question, send, stop, examples
 
 
-def _settings_column(kb: KnowledgeBase, default: str) -> tuple[gr.Dropdown, gr.Slider]:
+def _example_updates(kb: KnowledgeBase) -> list[dict[str, Any]]:
+    """The examples' label, then each slot: shown with its question, or hidden."""
+    questions = example_questions(kb)
+    slots = [gr.update(value=q, visible=True) for q in questions]
+    slots += [gr.update(visible=False)] * (MAX_EXAMPLES - len(questions))
+    return [gr.update(visible=bool(questions)), *slots]
+
+
+def _settings_column(kb: KnowledgeBase, default: str) -> tuple[gr.Dropdown, gr.Slider, gr.Markdown]:
     gr.Markdown("## Settings")
     about = "local: llama.cpp · openai: API server · extractive: no LLM"
     choice = gr.Dropdown(list(BACKENDS), value=default, label="Backend", elem_id="backend",
                          info=about)  # fmt: skip
     k = gr.Slider(1, MAX_K, value=5, step=1, label="Passages searched (top-k)", elem_id="top-k")
+    info = gr.Markdown(_index_line(kb), elem_id="index-info")
+    return choice, k, info
+
+
+def _index_line(kb: KnowledgeBase) -> str:
     articles = len(kb.articles())
-    gr.Markdown(markdown_text(f"Index: {articles} articles, {len(kb.store)} passages, "
-                              f"embedder {kb.embedder.name}."))  # fmt: skip
-    return choice, k
+    return markdown_text(
+        f"Index: {articles} articles, {len(kb.store)} passages, embedder {kb.embedder.name}."
+    )
+
+
+def _refreshed(kb: KnowledgeBase) -> list[Any]:
+    """After an upload or a removal: the examples and the index line, from the new index."""
+    return [*_example_updates(kb), _index_line(kb)]
 
 
 def _answer_handler(kb: KnowledgeBase) -> Any:
@@ -150,29 +169,31 @@ def _answer_handler(kb: KnowledgeBase) -> Any:
     return answer
 
 
-def _from_box(answer: Any) -> Any:
-    """Enter/Ask: the first step empties the box; later ones leave what is typed there."""
+def _one_answer(
+    kb: KnowledgeBase, chatbot: gr.Chatbot, box: gr.Textbox, examples: list[gr.Button]
+) -> Any:
+    """The answer event, whatever started it: the box (emptied at the first step, left alone
+    after), an example (its label is the question) or Retry (the last question again, its
+    old answer dropped)."""
+    answer = _answer_handler(kb)
 
-    def asked(question: str, *settings: Any) -> Iterator[tuple[Any, ...]]:
-        box: Any = ""
+    def asked(evt: gr.EventData, question: str, *values: Any) -> Iterator[tuple[Any, ...]]:
+        labels, settings = values[: len(examples)], values[len(examples) :]
+        box: Any = gr.skip()  # an example or Retry leaves what is typed in the box
+        if evt.target in examples:
+            question = labels[examples.index(evt.target)]
+        elif evt.target is chatbot:
+            turns = settings[0] or []
+            if not turns:
+                return
+            question, settings = turns[-1].question, (turns[:-1], *settings[1:])
+        else:
+            box = ""
         for shown in answer(question, *settings):
             yield box, *shown
             box = gr.skip()
 
     return asked
-
-
-def _retry_handler(kb: KnowledgeBase) -> Any:
-    """Regenerate: the last question asked again, its old answer dropped."""
-    answer = _answer_handler(kb)
-
-    def retry(
-        turns: list[Turn], *settings: Any
-    ) -> Iterator[tuple[list[dict[str, Any]], list[Turn]]]:
-        if turns:
-            yield from answer(turns[-1].question, turns[:-1], *settings)
-
-    return retry
 
 
 def _stop(turns: list[Turn]) -> tuple[list[dict[str, Any]], list[Turn]]:
@@ -210,7 +231,7 @@ def launch(
         _, url, _ = demo.launch(
             server_name=host, server_port=port, share=False, inbrowser=False,
             prevent_thread_lock=True, show_error=False, allowed_paths=[],
-            max_file_size="1kb", app_kwargs={"middleware": [Middleware(NoUploads)]},
+            max_file_size=MAX_FILE_BYTES, app_kwargs={"middleware": [Middleware(UploadPolicy)]},
             ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
             theme=THEME, css=CSS, js=JS, quiet=True, footer_links=["api"],
         )  # fmt: skip
@@ -249,21 +270,6 @@ def _cannot_serve(host: str, port: int, error: Exception) -> ConfigError:
     return ConfigError(
         f"cannot serve the chat on {host}:{port}: {reason}; choose another --host or --port"
     )
-
-
-class NoUploads:
-    """ASGI middleware refusing Gradio's upload route: this app has no file inputs, and
-    anonymous uploads would be stored and served back from ``/gradio_api/file=``."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].rstrip("/").endswith("/gradio_api/upload"):
-            response = PlainTextResponse("this app takes no uploads", status_code=403)
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 def open_index(index_dir: str | Path, seeds: str | Path) -> KnowledgeBase:

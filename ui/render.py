@@ -134,13 +134,18 @@ def source_path(hit: Hit) -> str:
     >>> source_path(Hit("a:0", "a", "T", "/srv/news/seeds/001.txt", "x", 0, 1, 1.0))
     '001.txt'
     """
-    if hit.url.startswith(("http://", "https://")):
-        return hit.url
-    path = PurePath(hit.source)
+    return where_from(hit.source, hit.url)
+
+
+def where_from(source: str, url: str = "") -> str:
+    """An article's URL when known, else its file as a relative path (never an absolute one)."""
+    if url.startswith(("http://", "https://")):
+        return url
+    path = PurePath(source)
     if not path.is_absolute():
         return str(path)
     try:
-        return str(Path(hit.source).relative_to(Path.cwd()))
+        return str(Path(source).relative_to(Path.cwd()))
     except ValueError:
         return path.name  # never the server's absolute path
 

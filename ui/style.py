@@ -57,5 +57,6 @@ THEME = gr.themes.Soft(
     block_label_text_color="*primary_700",
     block_info_text_color="*neutral_600",
     body_text_color_subdued="*neutral_600",
+    body_text_color_subdued_dark="*neutral_300",  # an empty dropdown's text on dark grey (axe)
     link_text_color="*primary_700",  # a bot message is drawn at 80% opacity
 )

@@ -38,7 +38,16 @@ from rag.errors import ConfigError, EngineError, RagError
 from rag.index.embedders import Embedder, make_embedder, spec_for
 from rag.index.indexer import _fits as fits  # the local engine's rule: the same chunks
 from rag.index.ray_session import import_ray, start_ray
-from rag.ingest.files import NO_ARTICLES, UNREADABLE, Corpus, iter_files, read_text, skip_folder
+from rag.ingest.files import (
+    NO_ARTICLES,
+    PDF_SUFFIXES,
+    UNREADABLE,
+    Corpus,
+    iter_files,
+    pdf_articles,
+    read_text,
+    skip_folder,
+)
 from rag.ingest.files import split_text as split_file
 from rag.types import Article, Chunk
 
@@ -175,25 +184,34 @@ def _failed(stage: str, exc: BaseException) -> str:
 
 
 def _read_row(row: dict[str, Any]) -> dict[str, Any]:
-    path = str(row["path"])
+    """A file's text to split, or a PDF's article (reading a PDF is parsing it)."""
+    path, articles = Path(str(row["path"])), ""
+    text: str | None = None
     try:
-        text, reason = read_text(Path(path))
+        if path.suffix.lower() in PDF_SUFFIXES:
+            found, reason = pdf_articles(path)
+            articles = _json(found)
+        else:
+            text, reason = read_text(path)
     except Exception as exc:  # one file must not end the run: reported by the driver
         text, reason = None, _failed("read", exc)
-    return {"path": path, "text": text or "", "reason": reason}
+    return {"path": str(path), "text": text or "", "articles": articles, "reason": reason}
 
 
 def _split_row(row: dict[str, Any], split: Splitter) -> dict[str, Any]:
-    articles: list[Article] = []
-    reason = str(row["reason"])
-    if not reason:
+    articles, reason = str(row["articles"]), str(row["reason"])
+    if not reason and not articles:  # "" until split; a PDF's came from the read stage
         try:
-            articles = split(Path(row["path"]), str(row["text"]))
-            reason = "" if articles else NO_ARTICLES
+            articles = _json(split(Path(row["path"]), str(row["text"])))
         except Exception as exc:  # one file must not end the run: reported by the driver
             reason = _failed("split", exc)
-    found = json.dumps([asdict(a) for a in articles])
-    return {"path": row["path"], "articles": found, "reason": reason}
+    if not reason and articles == "[]":
+        reason = NO_ARTICLES
+    return {"path": row["path"], "articles": articles or "[]", "reason": reason}
+
+
+def _json(articles: list[Article]) -> str:
+    return json.dumps([asdict(a) for a in articles])
 
 
 @functools.lru_cache(maxsize=4)

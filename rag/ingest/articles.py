@@ -80,6 +80,34 @@ def split_articles(text: str, source: str, title_hint: str = "") -> list[Article
     return articles
 
 
+def one_article(text: str, source: str, title: str = "") -> Article | None:
+    """The whole text as one article (a PDF), titled ``title``, else by its first line when
+    that looks like a title, else by its first sentence; None when no text is left.
+
+    >>> one_article("Rain due\\nIt will rain. Bring a coat.\\nRoads may flood.", "r.pdf").title
+    'Rain due'
+    """
+    text, title = strip_controls(text), strip_controls(title)
+    if not title:
+        first, _, rest = text.strip().partition("\n")
+        if _title_like(_tidy(first)) and rest.strip():
+            title, text = _tidy(first), rest
+    body = _clean(paragraphs(text))
+    if body and title and _same_text(body[0], title):
+        body = body[1:]
+    if not body:
+        return None
+    clean = "\n\n".join(body)
+    return Article(
+        article_id=article_id_for(clean),
+        title=title or derive_title(body[0]),
+        text=clean,
+        source=source,
+        publisher=detect_publisher(text),
+        title_derived=not title,
+    )
+
+
 def header_date(segment: list[str]) -> str | None:
     """The date in an article's "Published ... on ..." header, None when it gives none.
 

@@ -1,9 +1,9 @@
 """Files in, clean articles out.
 
-``load_corpus`` takes files and folders, reads every .txt/.md/.html/.htm file, splits each into
-articles and keeps each article once. A file it cannot use, or a folder it cannot list, is
-skipped with a warning on the "rag" logger, so one bad file never stops a run; a path that does
-not exist is an error.
+``load_corpus`` takes files and folders, reads every .txt/.md/.html/.htm/.pdf file, splits each
+into articles (a PDF is one article) and keeps each article once. A file it cannot use, or a
+folder it cannot list, is skipped with a warning on the "rag" logger, so one bad file never
+stops a run; a path that does not exist is an error.
 
 Skipped under doctest, which may run from any directory (``seeds`` is relative):
 
@@ -22,7 +22,8 @@ from functools import partial
 from pathlib import Path
 
 from rag.errors import InputError
-from rag.ingest.articles import split_articles
+from rag.ingest.articles import one_article, split_articles
+from rag.ingest.pdf import read_pdf
 from rag.ingest.webpage import read_page, with_page_meta
 from rag.types import Article
 
@@ -30,7 +31,8 @@ log = logging.getLogger("rag")
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
-SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+PDF_SUFFIXES = frozenset({".pdf"})
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
 UNREADABLE = "unreadable"  # the reason of a file that is there but could not be read
 NO_ARTICLES = "no article text found"
 
@@ -154,11 +156,14 @@ def read_text(path: Path) -> tuple[str | None, str]:
 
 def read_articles(path: Path) -> tuple[list[Article], str]:
     """The file's articles and "", or no articles and the reason it is skipped."""
-    text, reason = read_text(path)
-    if text is None:
-        return [], reason
-    articles = split_text(path, text)
-    return articles, "" if articles else NO_ARTICLES
+    if path.suffix.lower() in PDF_SUFFIXES:
+        articles, reason = pdf_articles(path)
+    else:
+        text, reason = read_text(path)
+        articles = [] if text is None else split_text(path, text)
+    if not reason and not articles:
+        reason = NO_ARTICLES
+    return articles, reason
 
 
 def split_text(path: Path, text: str) -> list[Article]:
@@ -168,3 +173,16 @@ def split_text(path: Path, text: str) -> list[Article]:
         articles = split_articles(page.text, str(path), title_hint=page.meta.title)
         return with_page_meta(articles, page.meta)
     return split_articles(text, str(path))
+
+
+def pdf_articles(path: Path) -> tuple[list[Article], str]:
+    """One article per PDF: its metadata title, else its first line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [], f"{UNREADABLE} ({exc.strerror or exc})"
+    page, reason = read_pdf(data)
+    if page is None:
+        return [], reason
+    article = one_article(page.text, str(path), title=page.meta.title)
+    return with_page_meta([article] if article else [], page.meta), ""
