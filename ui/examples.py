@@ -1,7 +1,9 @@
 """Example questions made from the indexed articles' titles, kept only if answerable.
 
 A headline that is a question is asked as it is; another headline's main clause
-becomes a short question in whole words (:func:`as_question`). Each candidate is then put
+becomes a short question in whole words (:func:`as_question`). The newest articles come
+first (by published date; undated ones after, in index order), so the news a reader just
+added is offered at once. Each candidate is then put
 to the extractive backend (milliseconds, no LLM), and only those it answers are
 offered, so an example never leads to "the articles don't say".
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
@@ -87,9 +90,21 @@ def _base(verb: str) -> str:
     return verb[:-1]
 
 
+def newest_first(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Dated articles newest first, then undated ones in the order given.
+
+    >>> [a["id"] for a in newest_first([{"id": 1}, {"id": 2, "published": "2024-01-02"},
+    ...                                 {"id": 3, "published": "2025-03-07"}])]
+    [3, 2, 1]
+    """
+    dated = sorted((a for a in articles if a.get("published")),
+                   key=lambda a: str(a["published"]), reverse=True)  # fmt: skip
+    return dated + [a for a in articles if not a.get("published")]
+
+
 def candidates(kb: KnowledgeBase) -> list[str]:
     out: list[str] = []
-    for article in kb.articles():
+    for article in newest_first(kb.articles()):
         if article.get("title_derived"):
             continue  # a title made from the first sentence is no headline
         title = str(article.get("title") or "")
