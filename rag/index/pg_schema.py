@@ -5,8 +5,8 @@ Tables (prefixed ``rag_``, so they can share a database)::
     rag_meta      one row: schema version, live generation, the oldest generation whose
                   rows are all still there, embedder, dim, chunker settings
     rag_articles  (article_id, born): the article's text and metadata, per version
-    rag_chunks    key, the chunk's row, vector(dim) (HNSW, cosine) and its terms as a
-                  tsvector (GIN) for lexical search
+    rag_chunks    key, the chunk's row, vector(dim) (HNSW, cosine), its terms as a
+                  tsvector (GIN) and their number, for BM25 (rag/index/pg_lexical.py)
     rag_windows   one vector(dim) per sentence window (HNSW, cosine) and its chunk's key
 
 Every row carries ``born`` and ``died`` generations: it belongs to generation G when
@@ -57,7 +57,8 @@ def tables(dim: int) -> list[str]:
             key bigint PRIMARY KEY, born bigint NOT NULL, died bigint,
             chunk_id text NOT NULL, article_id text NOT NULL, ordinal int NOT NULL,
             text text NOT NULL, start_char int NOT NULL, end_char int NOT NULL,
-            n_tokens int NOT NULL, vector vector({dim}) NOT NULL, terms tsvector NOT NULL)""",
+            n_tokens int NOT NULL, vector vector({dim}) NOT NULL, terms tsvector NOT NULL,
+            n_terms int NOT NULL)""",
         "CREATE SEQUENCE rag_chunk_keys",
         "CREATE INDEX rag_chunks_article ON rag_chunks (article_id, ordinal)",
         "CREATE INDEX rag_chunks_hnsw ON rag_chunks USING hnsw (vector vector_cosine_ops)",
@@ -90,35 +91,38 @@ def redact(url: str) -> str:
         return url.split(":", 1)[0] + "://…"
 
 
-def connect(url: str, *, create: bool = False) -> Any:
-    """A psycopg connection with the vector type registered; ``create`` installs the
-    pgvector extension when missing (a writer). Errors name the URL, never its password."""
+def connect(url: str) -> Any:
+    """A psycopg connection (autocommit); errors name the URL, never its password."""
     try:
         import psycopg
-        from pgvector.psycopg import register_vector
     except ImportError as exc:
         raise ModelNotFound(
             "the PostgreSQL store needs psycopg and pgvector: pip install 'rag-news[postgresql]'"
         ) from exc
     shown = redact(url)
     try:
-        conn = psycopg.connect(url, connect_timeout=10)
+        return psycopg.connect(url, connect_timeout=10, autocommit=True)
     except (psycopg.Error, ValueError) as exc:
         reason = _first_line(str(exc)).replace(url, shown)
         raise ConfigError(f"cannot connect to the PostgreSQL store {shown}: {reason}") from exc
+
+
+def use_vectors(conn: Any, shown: str, *, create: bool = False) -> None:
+    """Register pgvector's type on ``conn``; ``create`` (a writer) installs the extension
+    in the database when it is missing."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
     try:
         if create:
-            with conn.transaction():
-                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         register_vector(conn)
-    except (psycopg.Error, psycopg.ProgrammingError) as exc:
-        conn.close()
+    except psycopg.Error as exc:
         raise ConfigError(
             f"the PostgreSQL store {shown} has no pgvector extension "
             f"({_first_line(str(exc))}): install pgvector on the server and run "
-            "'CREATE EXTENSION vector' in that database as its owner"
+            "'CREATE EXTENSION vector' in that database as a superuser"
         ) from exc
-    return conn
 
 
 def _first_line(text: str) -> str:

@@ -3,8 +3,8 @@
 The tables and generations are described in ``rag/index/pg_schema.py``. Vector rankings
 use the HNSW indexes (cosine; iterative scans, so a filter on the generation never
 leaves a ranking short); a filter (``allowed``) scores its few chunks exactly. Lexical
-search is PostgreSQL's own: the chunk's stemmed terms (``rag.text.words.terms``, the
-same as BM25's) in a tsvector, matched by a GIN index and ranked by ``ts_rank_cd``.
+search is PostgreSQL's own: BM25 in SQL over the chunks' stemmed terms in a tsvector
+under a GIN index (``rag/index/pg_lexical.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from rag.index.base import IndexSettings, Ranking, StoredChunk
-from rag.index.pg_schema import VISIBLE, connect, redact, require_meta, settings_of
-from rag.text.words import terms
+from rag.index.pg_schema import VISIBLE, connect, redact, require_meta, settings_of, use_vectors
+from rag.index import pg_lexical
 from rag.types import Chunk
 
 log = logging.getLogger("rag")
@@ -32,32 +32,29 @@ _CHUNK_ROW = (
 )
 
 
-def tsquery(text: str) -> str:
-    """A tsquery matching any of the text's terms: ``'dron' | 'strik'`` (terms are [a-z0-9]).
-
-    >>> tsquery("Drone strikes, drones")
-    "'dron' | 'strik'"
-    """
-    return " | ".join(f"'{t}'" for t in dict.fromkeys(terms(text)))
-
-
 class PgStore:
     """One generation of a PostgreSQL store, read-only, on its own connection."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.location = redact(url)  # shown in messages: never the password
-        self.conn = connect(url)
-        try:
-            self.conn.autocommit = True  # each read its own snapshot; the generation pins them
+        self.conn = connect(url)  # autocommit: each read its own snapshot; the generation
+        try:  # pins them to one state of the index
+            meta = require_meta(self.conn, self.location)
+            use_vectors(self.conn, self.location)
             self.conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
             self.conn.execute("SET hnsw.iterative_scan = strict_order")
-            meta = require_meta(self.conn, self.location)
         except BaseException:
             self.conn.close()
             raise
         self.generation = int(meta["live"])
         self._settings = settings_of(meta)
+        self.ranking = "bm25"  # a key of pg_lexical.RANKINGS
+        self.stats = self._stats()
+
+    def _stats(self) -> pg_lexical.Stats:
+        docs, avg = self._rows(pg_lexical.STATS_SQL)[0]
+        return pg_lexical.Stats(int(docs), float(avg))
 
     @classmethod
     def open(cls, url: str) -> PgStore:
@@ -90,6 +87,7 @@ class PgStore:
             log.info("store %s: generation %d was purged; reading %d", self.location,
                      self.generation, live)  # fmt: skip
             self.generation = int(live)
+            self.stats = self._stats()
 
     def __len__(self) -> int:
         return int(self._rows("SELECT count(*) FROM rag_chunks WHERE {visible}")[0][0])
@@ -124,17 +122,14 @@ class PgStore:
         return self._ranking(sql + "ORDER BY best DESC, key LIMIT %(n)s", q=query, n=n, **params)
 
     def lexical(self, query: str, n: int, allowed: set[int] | None = None) -> Ranking:
-        wanted = tsquery(query)
-        if not wanted:
+        """BM25 in SQL (``rag/index/pg_lexical.py``), above zero only."""
+        given = pg_lexical.params(query, self.stats)
+        if not given["query"]:
             return []
         only = "AND key = ANY(%(keys)s)" if allowed is not None else ""
-        sql = (
-            "SELECT key, ts_rank_cd(terms, query) AS s "
-            "FROM rag_chunks, to_tsquery('simple', %(query)s) query "
-            f"WHERE {{visible}} AND terms @@ query {only} ORDER BY s DESC, key LIMIT %(n)s"
-        )
+        sql = pg_lexical.RANKINGS[self.ranking].replace("{only}", only)
         keys = sorted(allowed) if allowed is not None else None
-        return [(k, s) for k, s in self._ranking(sql, query=wanted, n=n, keys=keys) if s > 0]
+        return [(k, s) for k, s in self._ranking(sql, n=n, keys=keys, **given) if s > 0]
 
     def _ranking(self, sql: str, **params: Any) -> Ranking:
         return [(int(key), float(score)) for key, score in self._rows(sql, **params)]
@@ -144,7 +139,7 @@ class PgStore:
             "SELECT EXISTS (SELECT 1 FROM rag_chunks WHERE {visible} "
             "AND terms @@ to_tsquery('simple', %(term)s))"
         )
-        return bool(self._rows(sql, term=tsquery(term) or "''")[0][0])
+        return bool(self._rows(sql, term=pg_lexical.tsquery(term) or "''")[0][0])
 
     def vector(self, key: int) -> np.ndarray:
         rows = self._rows("SELECT vector FROM rag_chunks WHERE key = %(key)s", key=key)

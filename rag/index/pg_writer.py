@@ -30,6 +30,7 @@ from rag.index.pg_schema import (
     redact,
     settings_of,
     tables,
+    use_vectors,
 )
 from rag.text.words import terms
 from rag.types import Article
@@ -67,9 +68,9 @@ class PgWriter:
         unless ``rebuild``; nothing it wrote is kept unless :meth:`commit` is called."""
         url = str(location)
         shown = redact(url)
-        conn = connect(url, create=True)
+        conn = connect(url)
         try:
-            conn.autocommit = True
+            use_vectors(conn, shown, create=True)
             if not conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
                 raise InputError(f"another 'rag index' is writing {shown}; try again later")
             conn.autocommit = False  # from here, one transaction up to commit()
@@ -177,14 +178,14 @@ class PgWriter:
         keys.sort()
         rows = [
             (key, self.generation, c.chunk_id, c.article_id, c.ordinal, c.text, c.start,
-             c.end, c.n_tokens, item.vector, " ".join(terms(c.text)))
+             c.end, c.n_tokens, item.vector, " ".join(words), len(words))
             for key, item in zip(keys, chunks, strict=True)
-            for c in (item.chunk,)
+            for c, words in ((item.chunk, terms(item.chunk.text)),)
         ]  # fmt: skip
         with self.conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO rag_chunks VALUES "
-                "(%s, %s, NULL, %s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s))",
+                "(%s, %s, NULL, %s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s), %s)",
                 rows,
             )
             windows = [(key, self.generation, vector)
