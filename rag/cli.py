@@ -41,6 +41,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             embedder,
             settings,
             rebuild=args.rebuild,
+            store=args.store,
             engine=engine,
         )
     if args.json:
@@ -62,7 +63,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     import rag
 
-    kb = rag.load(args.index)
+    kb = rag.load(args.index, store=args.store)
     hits = kb.search(
         args.question,
         k=args.k,
@@ -91,7 +92,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     status = Status()  # progress on a terminal's stderr only; cleared before any output
     try:
         status.show("opening the index…")
-        kb = rag.load(args.index)
+        kb = rag.load(args.index, store=args.store)
         answerer = kb.answerer(args.backend)
         if prepare_needed(answerer):
             status.show("loading the model (first question only)…")
@@ -168,7 +169,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     serve(
-        index_dir=args.index, host=args.host, port=args.port, backend=args.backend, seeds=args.seeds
+        index_dir=args.index,
+        host=args.host,
+        port=args.port,
+        backend=args.backend,
+        seeds=args.seeds,
+        store=args.store,
     )
     return 0
 
@@ -182,6 +188,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # argparse has no public name for the object add_subparsers returns.
 _Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 _INDEX_HELP = "index directory (default: $RAG_INDEX or index)"
+_STORE_HELP = (
+    "a PostgreSQL store instead of the --index folder: postgresql://USER:PASSWORD@HOST:PORT/DB "
+    "(default: $RAG_STORE_URL; 'faiss': the folder even when that is set)"
+)
 _BACKEND_HELP = "answer backend (default: $RAG_BACKEND or local)"
 
 
@@ -200,6 +210,7 @@ def _index_parser(sub: _Sub) -> None:
     p = sub.add_parser("index", help="index files or folders of .txt/.md/.html articles")
     p.add_argument("paths", nargs="*", help="files or folders (default: seeds)")
     p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
+    p.add_argument("--store", default=None, metavar="URL", help=_STORE_HELP)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--rebuild", action="store_true", help="start a fresh index")
     p.add_argument("--embedder", default=None, help="minilm (default), hash:DIM, or a model dir")
@@ -225,6 +236,7 @@ def _search_parser(sub: _Sub) -> None:
     p = sub.add_parser("search", help="show the passages that best match a question")
     p.add_argument("question")
     p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
+    p.add_argument("--store", default=None, metavar="URL", help=_STORE_HELP)
     p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "bm25"])
     p.add_argument("--mmr", type=float, default=None, help="diversity: MMR lambda in (0, 1]")
@@ -241,6 +253,7 @@ def _ask_parser(sub: _Sub) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter  # keeps the epilog's lines
     p.add_argument("question")
     p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
+    p.add_argument("--store", default=None, metavar="URL", help=_STORE_HELP)
     p.add_argument("--backend", choices=sorted(BACKENDS), default=None, help=_BACKEND_HELP)
     p.add_argument("-k", type=int, default=5, help="passages given to the backend (default 5)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
@@ -251,6 +264,7 @@ def _chat_parser(sub: _Sub) -> None:
     p = sub.add_parser("chat", help="serve the chat in the browser", epilog=ENV_HELP)
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
+    p.add_argument("--store", default=None, metavar="URL", help=_STORE_HELP)
     p.add_argument("--seeds", default="seeds", help="indexed first if there is no index")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default: loopback)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
@@ -262,6 +276,7 @@ def _eval_parser(sub: _Sub) -> None:
     p = sub.add_parser("eval", help="run the grounding evaluation suite")
     p.add_argument("--questions", default="eval/questions.jsonl", help="questions (JSON lines)")
     p.add_argument("--index", default=DEFAULT_INDEX, help=_INDEX_HELP)
+    p.add_argument("--store", default=None, metavar="URL", help=_STORE_HELP)
     p.add_argument("--backend", choices=sorted(BACKENDS), default=None, help=_BACKEND_HELP)
     p.add_argument("-k", type=int, default=5, help="passages per question (default 5)")
     p.add_argument("--out", default="eval/reports", help="report folder (default: eval/reports)")

@@ -31,7 +31,7 @@ from rag.index.embedders import Embedder, make_embedder, spec_for
 from rag.index.engines import DEFAULT_ENGINE, open_engine
 from rag.index.indexer import IndexReport, index_corpus
 from rag.index.retrieval import Retriever, SearchOptions
-from rag.index.store import DEFAULT_STORE, open_store
+from rag.index.store import DEFAULT_STORE, locate, open_store
 from rag.ingest import uploads
 from rag.llm.base import LLM, Message
 from rag.types import Answer, Hit
@@ -50,9 +50,16 @@ class KnowledgeBase:
         *,
         repoint_citations: bool = True,
         store_kind: str = DEFAULT_STORE,
+        location: str | None = None,
+        folder: str | Path | None = None,
     ):
         self.store = store
         self.store_kind = store_kind  # to open a writer on it, and the next generation
+        # The store's location (a folder, or a URL with its password: store.location has none)
+        self.location = location or store.location
+        # The local folder (--index): the FAISS store's, or beside a database store, where
+        # uploaded files are kept.
+        self.folder = Path(folder if folder is not None else self.location)
         self.repoint_citations = repoint_citations  # rag.answer.repoint; off only to measure it
         self.embedder = embedder
         self.retriever = Retriever(store, embedder)
@@ -68,12 +75,14 @@ class KnowledgeBase:
 
     @property
     def index_dir(self) -> Path:
-        return Path(self.store.location)
+        """The local folder (``--index``): the FAISS store's files, or the uploads only."""
+        return self.folder
 
     @property
     def uploads_dir(self) -> Path:
-        """Where files added from the chat are kept (``rag.ingest.uploads``)."""
-        return self.index_dir / uploads.FOLDER
+        """Where files added from the chat are kept (``rag.ingest.uploads``): under the
+        index folder, whichever store holds the index."""
+        return self.folder / uploads.FOLDER
 
     def articles(self) -> list[dict[str, Any]]:
         return self.store.articles()
@@ -87,7 +96,7 @@ class KnowledgeBase:
         Questions asked meanwhile are answered from the index as it was."""
         with self._writing:
             settings = self.store.settings
-            results = add_files(paths, self.index_dir, self.embedder, settings,
+            results = add_files(paths, self.location, self.embedder, settings,
                                 self.store_kind, progress)  # fmt: skip
             if any(r.status == "indexed" for r in results):
                 self.reload()
@@ -100,8 +109,9 @@ class KnowledgeBase:
         with self._writing:
             row = next((a for a in self.articles() if a["article_id"] == article_id), None)
             if row is None:
-                raise InputError(f"no article {article_id!r} in the index at {self.index_dir}")
-            source = remove_article(article_id, self.index_dir, self.store.settings,
+                where = self.store.location
+                raise InputError(f"no article {article_id!r} in the index at {where}")
+            source = remove_article(article_id, self.location, self.store.settings,
                                     self.store_kind)  # fmt: skip
             self.reload()
             if not any(Path(a["source"]).resolve() == Path(source) for a in self.articles()):
@@ -113,7 +123,7 @@ class KnowledgeBase:
 
         The previous store is left open, not closed: a question being answered holds it
         and finishes on it; it is freed when the last one lets go."""
-        store = open_store(self.store_kind, self.index_dir)
+        store = open_store(self.store_kind, self.location)
         self.store, self.retriever = store, Retriever(store, self.embedder)
 
     def search(
@@ -200,20 +210,28 @@ def load(
     index_dir: str | Path = "index",
     *,
     embedder: str | Embedder | None = None,
-    store: str = DEFAULT_STORE,
+    store: str | None = None,
 ) -> KnowledgeBase:
     """Open an index; the embedder defaults to the one the index was made with.
 
-    ``store`` names the store kind (``rag.index.store.STORES``).
+    ``store`` is a store URL (``postgresql://USER@HOST/DB``); without one, ``$RAG_STORE_URL``,
+    else the FAISS folder ``index_dir`` (``rag.index.store.locate``). With a URL,
+    ``index_dir`` is only where uploaded files are kept.
     """
-    opened = open_store(store, index_dir)
+    where = locate(store, index_dir)
+    opened = open_store(where.kind, where.location)
     made = opened.settings
-    if embedder is None:
-        embedder = make_embedder(spec_for(made.embedder))
-    elif isinstance(embedder, str):
-        embedder = make_embedder(embedder)
-    check_embedder(made, embedder.name, embedder.dim, opened.location)
-    return KnowledgeBase(opened, embedder, store_kind=store)
+    try:
+        if embedder is None:
+            embedder = make_embedder(spec_for(made.embedder))
+        elif isinstance(embedder, str):
+            embedder = make_embedder(embedder)
+        check_embedder(made, embedder.name, embedder.dim, opened.location)
+    except BaseException:
+        opened.close()  # a database store holds a connection
+        raise
+    return KnowledgeBase(opened, embedder, store_kind=where.kind, location=where.location,
+                         folder=index_dir)  # fmt: skip
 
 
 def build(
@@ -224,11 +242,12 @@ def build(
     settings: ChunkSettings | None = None,
     rebuild: bool = False,
     progress: bool = True,
-    store: str = DEFAULT_STORE,
+    store: str | None = None,
     engine: str = DEFAULT_ENGINE,
     ray_address: str | None = None,
 ) -> KnowledgeBase:
-    """Index ``paths`` into ``index_dir`` (incrementally) and load the result.
+    """Index ``paths`` into ``index_dir`` (or the store URL ``store``, as :func:`load`
+    finds it), incrementally, and load the result.
 
     ``engine`` reads, chunks and embeds: ``"local"`` in this process, ``"ray"`` as Ray Data
     stages (``rag.index.engines``) on a local Ray or the cluster at ``ray_address``."""

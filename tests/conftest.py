@@ -18,6 +18,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tests must pass with the network off
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.pop("RAG_STORE_URL", None)  # a developer's store must not take the tests' indexes
 
 # A scriptable OpenAI-compatible server on loopback; see tests/fake_openai_server.py.
 import rag
@@ -27,6 +28,7 @@ from rag.index.embedders import Embedder, make_embedder
 from rag.types import Hit
 
 from fake_openai_server import openai_server
+from pg_fixtures import pg_server, pg_url
 
 if TYPE_CHECKING:
     from rag.llm.local import LocalLLM
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 
-__all__ = ["openai_server"]
+__all__ = ["openai_server", "pg_server", "pg_url"]
 
 
 class SharedKnowledgeBase(rag.KnowledgeBase):

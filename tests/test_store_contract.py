@@ -14,3 +14,10 @@ class TestFaissStore(StoreContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Place:
         return Place(STORES["faiss"], str(tmp_path / "index"))
+
+
+@pytest.mark.postgres
+class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    def store(self, pg_url: str) -> Place:
+        return Place(STORES["postgresql"], pg_url)

@@ -272,16 +272,18 @@ def _cannot_serve(host: str, port: int, error: Exception) -> ConfigError:
     )
 
 
-def open_index(index_dir: str | Path, seeds: str | Path) -> KnowledgeBase:
-    """Load the index, or build it from ``seeds`` first when there is none."""
+def open_index(index_dir: str | Path, seeds: str | Path, store: str | None = None) -> KnowledgeBase:
+    """Load the index (the folder, or the store URL ``store``), or build it from ``seeds``
+    first when there is none."""
     try:
-        return rag.load(index_dir)
-    except IndexNotFound:
-        print(f"No index in {index_dir}: indexing {seeds} first (the first time takes a minute)…",
+        return rag.load(index_dir, store=store)
+    except IndexNotFound as exc:
+        where = str(exc).split(":")[0].removeprefix("no index in ").removeprefix("no index at ")
+        print(f"No index in {where}: indexing {seeds} first (the first time takes a minute)…",
               file=sys.stderr, flush=True)  # fmt: skip
-        kb = rag.build(seeds, index_dir, progress=True)
+        kb = rag.build(seeds, index_dir, progress=True, store=store)
         if kb.report is not None:
-            print(f"Indexed {kb.report.articles} articles into {index_dir}.", file=sys.stderr)
+            print(f"Indexed {kb.report.articles} articles into {where}.", file=sys.stderr)
         return kb
 
 
@@ -291,8 +293,9 @@ def serve(
     port: int = 7860,
     backend: str | None = None,
     seeds: str | Path = "seeds",
+    store: str | None = None,
 ) -> None:
     """``rag chat``: open (or build) the index and serve the chat until interrupted."""
     check_address(host, port)  # before indexing, which may take a minute
-    kb = open_index(index_dir, seeds)
+    kb = open_index(index_dir, seeds, store)
     launch(build_app(kb, backend), host, port, block=True)

@@ -29,7 +29,7 @@ from rag.evaluation.compare import load_report
 from rag.evaluation.grade import QuestionResult
 from rag.evaluation.overall import by_kind, overall
 from rag.evaluation.support import ClaimScore, quote_claim
-from rag.index.store import DEFAULT_STORE, open_store
+from rag.index.store import locate, open_store
 
 SHOWN = (
     "citation_recall",
@@ -42,9 +42,11 @@ SHOWN = (
 )
 
 
-def chunk_texts(index: str | Path, kind: str = DEFAULT_STORE) -> dict[str, str]:
-    """chunk id -> chunk text, for every chunk of the index."""
-    store = open_store(kind, index)
+def chunk_texts(index: str | Path, store_url: str | None = None) -> dict[str, str]:
+    """chunk id -> chunk text, for every chunk of the index (``store_url``: another store,
+    ``rag.index.store.locate``)."""
+    where = locate(store_url, index)
+    store = open_store(where.kind, where.location)
     try:
         every = store.chunks(sorted(store.ids_where(None, None))).values()
         return {item.chunk.chunk_id: item.chunk.text for item in every}
@@ -98,11 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.evaluation.requote")
     parser.add_argument("report", help="a report.json written by rag eval")
     parser.add_argument("--index", default="index", help="the index the run used")
+    parser.add_argument("--store", default=None, help="the store URL the run used, if not --index")
     parser.add_argument("--out", help="write the re-scored report.json here")
     args = parser.parse_args(argv)
     try:
         old = load_report(args.report)
-        new = requote(old, chunk_texts(args.index))
+        new = requote(old, chunk_texts(args.index, args.store))
     except RagError as exc:
         print(f"requote: error: {exc}", file=sys.stderr)
         return 2

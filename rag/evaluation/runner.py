@@ -37,6 +37,7 @@ class Settings:
 
     questions: str = "eval/questions.jsonl"
     index: str = "index"
+    store: str | None = None  # a store URL instead of the index folder (rag.index.store)
     backend: str = "extractive"
     k: int = 5
     out: str = "eval/reports"
@@ -90,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
 
     settings = Settings.from_args(args)
     select(settings)  # a bad file, id or thresholds entry fails before the index loads
-    outcome = run(rag.load(settings.index), settings)
+    outcome = run(rag.load(settings.index, store=settings.store), settings)
     return outcome.exit_code if settings.gate else 0
 
 
@@ -165,6 +166,7 @@ def build_report(
         **asdict(settings),
         "judge": judge.name if judge else None,
         "thresholds": str(settings.thresholds_file) if settings.gate else None,
+        "store": kb.store.location if kb.store_kind != "faiss" else None,  # no password
         "embedder": kb.embedder.name,
         "questions_run": len(outcome.results),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -144,12 +144,16 @@ class StoreWriter(Protocol):
 
 
 def rebuild_hint(location: str | Path) -> str:
-    """The command that rebuilds the index at ``location`` (not the default ``./index``).
+    """The command that rebuilds the index at ``location`` (not the default ``./index``):
+    a folder, or a store URL (shown without its password).
 
     >>> rebuild_hint("my index")
     "rebuild it with: rag index PATH --index 'my index' --rebuild"
+    >>> rebuild_hint("postgresql://ann@db/news")
+    'rebuild it with: rag index PATH --store postgresql://ann@db/news --rebuild'
     """
-    return f"rebuild it with: rag index PATH --index {shlex.quote(str(location))} --rebuild"
+    option = "--store" if "://" in str(location) else "--index"
+    return f"rebuild it with: rag index PATH {option} {shlex.quote(str(location))} --rebuild"
 
 
 def check_embedder(made: IndexSettings, name: str, dim: int, location: str) -> None:

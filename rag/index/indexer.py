@@ -32,7 +32,8 @@ from tqdm import tqdm
 from rag.index.base import EmbeddedChunk, IndexSettings, StoreWriter
 from rag.index.chunking import ChunkSettings, Fits, chunk_article
 from rag.index.embedders import Embedder
-from rag.index.store import DEFAULT_STORE, open_writer
+from rag.index.pg_schema import redact
+from rag.index.store import locate, open_writer
 from rag.index.windows import windows
 from rag.ingest.files import Corpus, Skipped, load_corpus
 from rag.types import Article, Chunk
@@ -106,12 +107,14 @@ def index_corpus(
     rebuild: bool = False,
     progress: bool = True,
     batch_size: int = 64,
-    store: str = DEFAULT_STORE,
+    store: str | None = None,
     engine: Engine | None = None,
 ) -> IndexReport:
-    """Index ``paths`` into the store at ``index_dir``; ``engine`` reads, chunks and embeds
-    (default: a :class:`LocalEngine` on ``embedder``, ``progress`` and ``batch_size``)."""
+    """Index ``paths`` into the store at ``index_dir`` (or the store URL ``store``,
+    ``rag.index.store.locate``); ``engine`` reads, chunks and embeds (default: a
+    :class:`LocalEngine` on ``embedder``, ``progress`` and ``batch_size``)."""
     started = time.perf_counter()
+    where = locate(store, index_dir)
     settings = settings or ChunkSettings()
     engine = engine or LocalEngine(embedder, progress, batch_size)
     corpus = engine.read(paths)
@@ -123,9 +126,9 @@ def index_corpus(
         corpus.skipped,
         0.0,
         duplicates=corpus.duplicates,
-        index_dir=str(Path(index_dir)),
+        index_dir=str(Path(index_dir)) if where.location == str(index_dir) else redact(where.location),
     )
-    with open_writer(store, index_dir, wanted, rebuild) as writer:
+    with open_writer(where.kind, where.location, wanted, rebuild) as writer:
         new, gone = _sync_articles(writer, corpus, [Path(p).resolve() for p in paths])
         stale = writer.stale()  # every kept article, after a change of chunker settings
         report.added, report.removed, report.rechunked = len(new), len(gone), len(stale)
