@@ -258,3 +258,27 @@ def test_settings_are_stored_with_the_index(pg_url: str, tmp_path: Path) -> None
     opened = place(pg_url).open()
     assert opened.settings == SETTINGS and opened.location == redact(pg_url)
     opened.close()
+
+
+def test_chat_builds_the_store_from_seeds_when_it_has_no_index(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ui import app
+
+    real_build = rag.build
+    monkeypatch.setattr(app.rag, "build", lambda seeds, index, progress, store: real_build(
+        seeds, index, embedder="hash:64", progress=False, store=store))  # fmt: skip
+    kb = app.open_index(tmp_path / "index", SEEDS, pg_url)
+    assert kb.store_kind == "postgresql" and len(kb.articles()) == 5
+    assert f"No index in {redact(pg_url)}: indexing" in capsys.readouterr().err
+
+
+def test_eval_runs_on_the_store_and_reports_it_without_password(
+    pg_url: str, tmp_path: Path
+) -> None:
+    rag.build(SEEDS, tmp_path, embedder="hash:256", store=pg_url, progress=False)
+    out = tmp_path / "reports"
+    argv = ["eval", "--store", pg_url, "--backend", "extractive", "--limit", "3"]
+    assert cli_main([*argv, "--out", str(out)]) == 0
+    report = next(out.rglob("report.json")).read_text()
+    assert redact(pg_url) in report

@@ -592,8 +592,8 @@ def test_open_index_builds_from_seeds_when_missing(
     from ui import app
 
     real_build = rag.build
-    monkeypatch.setattr(app.rag, "build", lambda seeds, index, progress: real_build(
-        seeds, index, embedder="hash:64", progress=False))  # fmt: skip
+    monkeypatch.setattr(app.rag, "build", lambda seeds, index, progress, store: real_build(
+        seeds, index, embedder="hash:64", progress=False, store=store))  # fmt: skip
     kb = app.open_index(tmp_path / "index", SEEDS)
     assert len(kb.articles()) == 5
     assert "indexing" in capsys.readouterr().err

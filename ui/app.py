@@ -32,6 +32,8 @@ from starlette.middleware import Middleware
 import rag
 from rag.answer.backends import BACKENDS, backend_name
 from rag.errors import ConfigError, IndexNotFound, InputError, RagError
+from rag.index.pg_schema import redact
+from rag.index.store import locate
 from rag.ingest.uploads import MAX_FILE_BYTES
 from rag.kb import KnowledgeBase
 from ui.articles import articles_panel, wire
@@ -277,8 +279,10 @@ def open_index(index_dir: str | Path, seeds: str | Path, store: str | None = Non
     first when there is none."""
     try:
         return rag.load(index_dir, store=store)
-    except IndexNotFound as exc:
-        where = str(exc).split(":")[0].removeprefix("no index in ").removeprefix("no index at ")
+    except IndexNotFound:
+        where = redact(
+            locate(store, index_dir).location
+        )  # the folder, or the URL's password-less form
         print(f"No index in {where}: indexing {seeds} first (the first time takes a minute)…",
               file=sys.stderr, flush=True)  # fmt: skip
         kb = rag.build(seeds, index_dir, progress=True, store=store)

@@ -2,8 +2,9 @@
 
 Two protocols, one per side: :class:`Store` is what the retriever reads,
 :class:`StoreWriter` what the indexer writes through. A store kind
-(``rag/index/store.py``: ``STORES``) opens both; FAISS + SQLite + BM25 files in a
-directory (``rag/index/faiss_store.py``) is the first.
+(``rag/index/store.py``: ``STORES``) opens both: FAISS + SQLite + BM25 files in a
+directory (``rag/index/faiss_store.py``, the default), or PostgreSQL + pgvector at a URL
+(``rag/index/pg_store.py``).
 
 Chunks are known to a store by an integer *key* (FAISS ids in the FAISS store);
 rankings are ``(key, score)`` pairs, best first.

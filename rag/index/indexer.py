@@ -33,7 +33,7 @@ from rag.index.base import EmbeddedChunk, IndexSettings, StoreWriter
 from rag.index.chunking import ChunkSettings, Fits, chunk_article
 from rag.index.embedders import Embedder
 from rag.index.pg_schema import redact
-from rag.index.store import locate, open_writer
+from rag.index.store import DEFAULT_STORE, locate, open_writer
 from rag.index.windows import windows
 from rag.ingest.files import Corpus, Skipped, load_corpus
 from rag.types import Article, Chunk
@@ -126,7 +126,7 @@ def index_corpus(
         corpus.skipped,
         0.0,
         duplicates=corpus.duplicates,
-        index_dir=str(Path(index_dir)) if where.location == str(index_dir) else redact(where.location),
+        index_dir=redact(where.location) if where.kind != DEFAULT_STORE else str(Path(index_dir)),
     )
     with open_writer(where.kind, where.location, wanted, rebuild) as writer:
         new, gone = _sync_articles(writer, corpus, [Path(p).resolve() for p in paths])

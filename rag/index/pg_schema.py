@@ -17,6 +17,8 @@ queries of one search see one generation even while a writer commits the next.
 
 >>> redact("postgresql://ann:s3cret@db.example:5432/news?sslmode=require&password=x")
 'postgresql://ann@db.example:5432/news?sslmode=require'
+>>> redact("C:/news index")
+'C:/news index'
 """
 
 from __future__ import annotations
@@ -78,7 +80,10 @@ DROP = (
 
 
 def redact(url: str) -> str:
-    """The URL without its password (in the user part or a ``password=`` parameter)."""
+    """The URL without its password (in the user part or a ``password=`` parameter); a
+    folder path as it is."""
+    if "://" not in url:
+        return url
     try:
         parts = urlsplit(url)
         netloc = parts.netloc.rpartition("@")

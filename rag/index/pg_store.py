@@ -43,7 +43,7 @@ class PgStore:
             meta = require_meta(self.conn, self.location)
             use_vectors(self.conn, self.location)
             self.conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
-            self.conn.execute("SET hnsw.iterative_scan = strict_order")
+            _iterative_scans(self.conn)
         except BaseException:
             self.conn.close()
             raise
@@ -198,6 +198,17 @@ class PgStore:
         names = ("article_id", "title", "source", "publisher", "title_derived", "published",
                  "author", "url", "chunks")  # fmt: skip
         return [dict(zip(names, row, strict=True)) for row in self._rows(sql)]
+
+
+def _iterative_scans(conn: Any) -> None:
+    """Let a filtered HNSW scan go on until it has its LIMIT (pgvector 0.8 and later);
+    an older pgvector lacks the setting, and EF_SEARCH alone keeps rankings deep."""
+    import psycopg
+
+    try:
+        conn.execute("SET hnsw.iterative_scan = strict_order")
+    except psycopg.Error as exc:
+        log.info("pgvector without iterative index scans: %s", exc)
 
 
 def _stored(row: tuple[Any, ...]) -> StoredChunk:
