@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.index.agreement import faiss_ids
 from rag.index.atomic import KILL_AFTER_REPLACE
 from rag.index.chunking import ChunkSettings
 from rag.index.embedders import HashEmbedder
 from rag.index.indexer import index_corpus
 from rag.index.manifest import MANIFEST, Manifest
+from rag.index.vectors import ids_of as faiss_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBEDDER = "hash:256"
@@ -74,7 +74,7 @@ def assert_whole(index: Path, tidy: bool = True) -> set[str]:
     try:
         keys = sorted(store.table.keys())
         assert keys == sorted(faiss_ids(store.vectors)) == sorted(int(i) for i in store.bm25.ids)
-        assert sorted(store.window_owner) == sorted(faiss_ids(store.windows))
+        assert sorted(store.owners.window_ids) == sorted(faiss_ids(store.windows))
         live = set(Manifest.read(index).files.values()) | {MANIFEST, ".lock"}
         assert not tidy or {p.name for p in index.iterdir()} == live
         for article in kb.articles():
