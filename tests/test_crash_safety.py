@@ -139,6 +139,29 @@ def test_a_rebuild_killed_at_each_replacement(base: Path, seeds_copy: Path) -> N
     assert left == ["old"] * 4 + ["new"]
 
 
+def test_an_ivf_rebuild_killed_at_each_replacement(
+    seeds_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same kills when the rebuild trains IVF indexes (the subprocess inherits the
+    lowered threshold): the live IVF generation answers as before until the manifest
+    names the new one, and a plain rerun keeps its cells."""
+    monkeypatch.setenv("RAG_EXACT_BELOW", "10")
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "note.txt").write_text(NOTE, encoding="utf-8")
+    base = tmp_path / "ivf" / "base"
+    index_corpus([seeds_copy, extra], base, HashEmbedder(256), progress=False)
+    assert {layout["kind"] for layout in Manifest.read(base).layouts.values()} == {"ivf"}
+
+    def rerun(index: Path) -> None:
+        before = answers(index)
+        index_corpus([seeds_copy], index, HashEmbedder(256), progress=False)
+        assert answers(index) == before
+
+    _, _, left = kill_at_every_replacement(base, [str(seeds_copy), "--rebuild"], rerun)
+    assert left == ["old"] * 4 + ["new"]
+
+
 def test_a_chunker_change_killed_at_each_replacement(base: Path, tmp_path: Path) -> None:
     extra = tmp_path / "extra"
     settings = ChunkSettings(120, 20)
