@@ -17,8 +17,8 @@ import pytest
 import rag
 from rag.errors import ConfigError, IndexCorrupt
 from rag.index.bm25 import BM25
-from rag.index.embedders import HashEmbedder
-from rag.index.indexer import index_corpus
+from rag.index.embedders import Embedder, HashEmbedder
+from rag.index.indexer import _embedded, index_corpus
 from rag.index.manifest import Manifest
 from rag.index.vectors import (
     arrange,
@@ -201,3 +201,33 @@ def test_ids_of_an_ivf_index_are_its_ids_after_removals() -> None:
     assert sorted(ids_of(ivf).tolist()) == list(range(20, 2_010))
     assert isinstance(ivf, faiss.IndexIVF)
     np.testing.assert_allclose(ivf.reconstruct(500), data[490], atol=0.01)
+
+
+def test_texts_sorted_by_length_come_back_in_order(seeds_copy: Path, tmp_path: Path) -> None:
+    """Sorting within groups changes no chunk and no vector: small batches and groups
+    (many of each) against one batch of everything."""
+    texts = [("word " * (i * 37 % 50 + 1)).strip() for i in range(200)]
+    alone = EMBEDDER.embed(texts)
+    got = np.stack(list(_embedded(texts, EMBEDDER, progress=False, batch_size=3)))
+    np.testing.assert_array_equal(got, alone)
+    small, big = tmp_path / "small", tmp_path / "big"
+    index_corpus([seeds_copy], small, EMBEDDER, progress=False, batch_size=3)
+    index_corpus([seeds_copy], big, EMBEDDER, progress=False, batch_size=100_000)
+    a, b = rag.load(small).store, rag.load(big).store
+    keys = sorted(a.table.keys())
+    assert keys == sorted(b.table.keys()) and a.chunks(keys) == b.chunks(keys)
+    np.testing.assert_array_equal(
+        a.vectors.reconstruct_batch(keys), b.vectors.reconstruct_batch(keys)
+    )
+    windows = a.owners.window_ids
+    np.testing.assert_array_equal(
+        a.windows.reconstruct_batch(windows), b.windows.reconstruct_batch(windows)
+    )
+
+
+@pytest.mark.slow
+def test_minilm_vectors_do_not_depend_on_their_batch_mates(minilm_embedder: Embedder) -> None:
+    texts = ["A short one.", "A much longer passage about drones " * 12, "Mid length text here."]
+    alone = np.concatenate([minilm_embedder.embed([t]) for t in texts])
+    got = np.stack(list(_embedded(texts * 3, minilm_embedder, progress=False, batch_size=2)))
+    np.testing.assert_allclose(got, np.concatenate([alone] * 3), atol=1e-5)
