@@ -137,7 +137,7 @@ def one_size(n: int, args: argparse.Namespace, embedder: Embedder, questions: li
     corpus = Corpus(n)
     print(f"\n{corpus.name}: building or reading bench/.cache/{corpus.name}")
     exact_dir, ivf_dir = build_indexes(corpus)
-    queries = corpus.queries(RECALL_QUERIES)
+    queries = corpus.queries(args.recall)
     opened = [("FAISS exact", lambda: STORES["faiss"].open(exact_dir))]
     opened.append(("FAISS IVF (approx.)", lambda: STORES["faiss"].open(ivf_dir)))
     pg = postgres(args.pg, corpus)
@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--index", help="also time a real index directory (no recall)")
     parser.add_argument("--pg", help="a PostgreSQL URL for the pgvector column")
     parser.add_argument("--questions", type=int, default=100)
+    parser.add_argument("--recall", type=int, default=RECALL_QUERIES, help="held-out vectors")
     args = parser.parse_args()
     lines = (ROOT / "eval" / "questions.jsonl").read_text().splitlines()
     questions = [json.loads(line)["question"] for line in lines][: args.questions]
