@@ -153,7 +153,7 @@ class KnowledgeBase:
         with self._lock:  # one model load even when several chats ask at once
             if name not in self._answerers:
                 llm = self.llm(name) if name in LLMS else None
-                self._answerers[name] = BACKENDS[name](llm)
+                self._answerers[name] = BACKENDS[name](llm, self.embedder)
             return self._answerers[name]
 
     def llm(self, backend: str) -> LLM:

@@ -195,8 +195,13 @@ def test_a_question_naming_what_no_article_mentions_is_refused_with_a_note(
     # a country the articles do name goes on to the model; so does a near miss it is sure of
     assert not own_hash_kb.ask(near_miss.replace("Sweden", "Italy"), backend="judged").abstained
     assert not judged(own_hash_kb, 0.95).ask(near_miss, backend="judged").abstained
-    # without a P("Yes") to confirm it, the name check alone does not refuse
-    assert not own_hash_kb.ask(near_miss, backend="extractive").note
+    # the extractive backend has no P("Yes"): it asks for the name check alone
+    assert own_hash_kb.ask(near_miss, backend="extractive").note.startswith("No article mentions")
+    # an LLM backend without a P("Yes") is not gated by it
+    plain = LLMAnswerer(JudgedLLM("She called it risky [1].", 0.6))
+    plain.name = "plain"
+    own_hash_kb.use_answerer(plain)
+    assert not own_hash_kb.ask(near_miss, backend="plain").abstained
 
 
 def test_a_request_to_set_the_articles_aside_is_refused_before_the_backend(

@@ -427,14 +427,19 @@ class MadeUpAnswerer:
 
 
 class ShiftedAnswerer:
-    """The extractive answer with every citation number moved to the next source."""
+    """The extractive answer (the kb's, with its embedder) with every citation number moved
+    to the next source."""
 
     name = "shifted"
+    refuses_unknown_names = ExtractiveAnswerer.refuses_unknown_names
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.inner = ExtractiveAnswerer(embedder=kb.embedder)
 
     def stream(
         self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
     ) -> Iterator[str]:
-        text = "".join(ExtractiveAnswerer().stream(question, hits, history))
+        text = "".join(self.inner.stream(question, hits, history))
         yield re.sub(r"\[(\d+)\]", lambda m: f"[{int(m.group(1)) % len(hits) + 1}]", text)
 
 
@@ -515,7 +520,7 @@ def test_an_answerer_ignoring_its_sources_collapses_correctness_and_citations(
 
 
 def shifted_scores(kb: KnowledgeBase, tmp_path: Path) -> Scores:
-    kb.use_answerer(ShiftedAnswerer())
+    kb.use_answerer(ShiftedAnswerer(kb))
     return run(kb, settings(tmp_path, backend="shifted")).scores
 
 
@@ -542,7 +547,7 @@ def test_the_citation_check_repairs_shifted_numbers(
 ) -> None:
     """The same wrong numbers through the whole pipeline: re-pointed to the quoted passage."""
     kb = fresh(hash_kb)
-    kb.use_answerer(ShiftedAnswerer())
+    kb.use_answerer(ShiftedAnswerer(kb))
     repaired = run(kb, settings(tmp_path, backend="shifted")).results
     differ = {
         new.id
@@ -564,7 +569,7 @@ def test_the_gate_fails_a_broken_pipeline_and_passes_the_good_one(
     again = run(fresh(hash_kb), settings(tmp_path / "a", gate=True, thresholds=str(file)))
     assert again.exit_code == 0 and len(again.checks) == len(names)
     kb = unchecked(hash_kb)
-    kb.use_answerer(ShiftedAnswerer())
+    kb.use_answerer(ShiftedAnswerer(kb))
     bad = run(kb, settings(tmp_path / "b", "shifted", gate=True, thresholds=str(file)))
     assert bad.exit_code == 1
     assert {c.score for c in bad.checks if not c.passed} == {
@@ -599,7 +604,7 @@ def test_compare_with_a_broken_run_lists_what_got_worse(
     hash_kb: KnowledgeBase, good: Outcome, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kb = unchecked(hash_kb)
-    kb.use_answerer(ShiftedAnswerer())
+    kb.use_answerer(ShiftedAnswerer(kb))
     old = str(good.out_dir / "report.json")
     bad = run(kb, settings(tmp_path, "shifted", compare=old, limit=40))
     assert bad.comparison[0] == "better (0):"
@@ -620,7 +625,7 @@ def test_a_judge_runs_beside_the_rule_and_agreement_is_reported(
         return "yes" if " ".join(claim.split()[:4]) in " ".join(passage.split()) else "no"
 
     kb = unchecked(hash_kb)
-    kb.use_answerer(ShiftedAnswerer())
+    kb.use_answerer(ShiftedAnswerer(kb))
     outcome = run(kb, settings(tmp_path, "shifted", limit=30), judge=LLMJudge(ScriptedLLM(verdict)))
     s = outcome.scores
     assert s.judge_citation_recall is not None and s.judge_agreement is not None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from rag.answer.answerers import Answerer
@@ -89,6 +91,47 @@ def test_min_support_is_the_share_of_the_question_covered() -> None:
         ExtractiveAnswerer(min_support=1.5)
     with pytest.raises(InputError, match="max_sentences"):
         ExtractiveAnswerer(max_sentences=0)
+
+
+class MeaningEmbedder:
+    """Vectors by hand: each text listed in ``near`` sits at that cosine to the first axis,
+    where every question lies; any other text is orthogonal to it."""
+
+    name, dim, max_tokens = "meaning", 3, 512
+
+    def __init__(self, near: dict[str, float], questions: set[str]) -> None:
+        self.near, self.questions = near, questions
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        def vector(text: str) -> list[float]:
+            if text in self.questions:
+                return [1.0, 0.0, 0.0]
+            cos = self.near.get(text, 0.0)
+            return [cos, (1 - cos * cos) ** 0.5, 0.0]
+
+        return np.array([vector(t) for t in texts], dtype=np.float32)
+
+    def token_count(self, text: str) -> int:
+        return len(text.split())
+
+
+def test_a_sentence_close_in_meaning_supports_an_answer_and_ranks_first() -> None:
+    question = "How many Shahed drones were destroyed over Moscow?"  # "moscow" is not covered
+    destroyed = "More than 3,000 Shahed drones were destroyed, according to the officer."
+    targeted = split_sentences(SHAHED)[0]
+    hits = [hit(1, SHAHED)]
+    strict = ExtractiveAnswerer(min_support=1.0)
+    assert "".join(strict.stream(question, hits)) == REFUSAL
+    close = MeaningEmbedder({destroyed: 0.6, targeted: 0.1}, {question})
+    meant = ExtractiveAnswerer(min_support=1.0, embedder=close)
+    assert "".join(meant.stream(question, hits)).startswith(destroyed)
+    # far in meaning: the lexical test decides, as without an embedder
+    far = ExtractiveAnswerer(min_support=1.0, embedder=MeaningEmbedder({}, {question}))
+    assert "".join(far.stream(question, hits)) == REFUSAL
+    # meaning re-ranks: a sentence the embedder puts close joins the answer
+    assert targeted not in "".join(ExtractiveAnswerer().stream(question, hits))
+    near_target = MeaningEmbedder({targeted: 0.9, destroyed: 0.2}, {question})
+    assert targeted in "".join(ExtractiveAnswerer(embedder=near_target).stream(question, hits))
 
 
 def test_prefers_a_number_for_how_many_and_a_quote_for_what_was_said() -> None:

@@ -106,7 +106,7 @@ class SessionServer:
             return None
         if config != self.config or self.answerer is None:
             # The openai backend's answerer as rag.answer.backends makes it, over this server.
-            self.config, self.answerer = config, BACKENDS["openai"](OpenAILLM(config))
+            self.config, self.answerer = config, BACKENDS["openai"](OpenAILLM(config), None)
         return self.answerer
 
     def hint(self, base_url: str, model: str, api_key: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from rag.answer.answerers import Answerer, LLMAnswerer
 from rag.errors import ConfigError
+from rag.index.embedders import Embedder
 from rag.llm.base import LLM
 
 
@@ -26,17 +27,17 @@ def _openai_llm() -> LLM:
     return OpenAILLM(OpenAIConfig.from_env())
 
 
-def _extractive(llm: LLM | None) -> Answerer:
+def _extractive(llm: LLM | None, embedder: Embedder | None = None) -> Answerer:
     from rag.answer.extractive import ExtractiveAnswerer
 
-    return ExtractiveAnswerer()
+    return ExtractiveAnswerer(embedder=embedder)
 
 
-def _openai(llm: LLM | None) -> Answerer:
+def _openai(llm: LLM | None, embedder: Embedder | None = None) -> Answerer:
     return LLMAnswerer(llm or _openai_llm())
 
 
-def _local(llm: LLM | None) -> Answerer:
+def _local(llm: LLM | None, embedder: Embedder | None = None) -> Answerer:
     # Evidence first (rag.answer.evidence): the model reads the best sentences of the passages,
     # not whole passages (slow on 2 cores) nor passages trimmed by shared words (which cut
     # the answering sentence), and answers without a refusal exit (README, "Answering").
@@ -51,8 +52,9 @@ LOCAL_MIN_P_YES = 0.45
 # the same model object the answerer uses (one load), through KnowledgeBase.llm.
 LLMS: dict[str, Callable[[], LLM]] = {"local": _local_llm, "openai": _openai_llm}
 
-# name -> factory taking that backend's LLM (None: make one; ignored by extractive).
-BACKENDS: dict[str, Callable[[LLM | None], Answerer]] = {
+# name -> factory taking that backend's LLM (None: make one; ignored by extractive) and the
+# index's embedder (the extractive backend ranks sentences by meaning with it; optional).
+BACKENDS: dict[str, Callable[[LLM | None, Embedder | None], Answerer]] = {
     "local": _local,
     "openai": _openai,
     "extractive": _extractive,

@@ -116,7 +116,11 @@ def _refused_after(run: _Run, retriever: Searcher) -> str | None:
     """The note of a refusal decided by the model's P("Yes") ("" for none), else None."""
     p_yes = run.base.p_answerable
     if p_yes is None:
-        return None
+        # no model judged the evidence: an answerer may still ask for the names check
+        if not getattr(run.answerer, "refuses_unknown_names", False):
+            return None
+        unknown = unknown_names(run.question, retriever.knows)
+        return unknown_note(unknown) if unknown else None
     if p_yes < UNKNOWN_NAME_MIN_P_YES:
         # a near miss: on topic, but it names something no article mentions
         unknown = unknown_names(run.question, retriever.knows)
