@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.index.agreement import faiss_ids
 from rag.index.atomic import KILL_AFTER_REPLACE
 from rag.index.chunking import ChunkSettings
 from rag.index.embedders import HashEmbedder
 from rag.index.indexer import index_corpus
 from rag.index.manifest import MANIFEST, Manifest
+from rag.index.vectors import ids_of as faiss_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBEDDER = "hash:256"
@@ -74,7 +74,7 @@ def assert_whole(index: Path, tidy: bool = True) -> set[str]:
     try:
         keys = sorted(store.table.keys())
         assert keys == sorted(faiss_ids(store.vectors)) == sorted(int(i) for i in store.bm25.ids)
-        assert sorted(store.window_owner) == sorted(faiss_ids(store.windows))
+        assert sorted(store.owners.window_ids) == sorted(faiss_ids(store.windows))
         live = set(Manifest.read(index).files.values()) | {MANIFEST, ".lock"}
         assert not tidy or {p.name for p in index.iterdir()} == live
         for article in kb.articles():
@@ -136,6 +136,29 @@ def test_a_rebuild_killed_at_each_replacement(base: Path, seeds_copy: Path) -> N
 
     _, _, left = kill_at_every_replacement(base, [str(seeds_copy), "--rebuild"], rerun)
     # BM25, SQLite, the two FAISS files, then the manifest (the commit point)
+    assert left == ["old"] * 4 + ["new"]
+
+
+def test_an_ivf_rebuild_killed_at_each_replacement(
+    seeds_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same kills when the rebuild trains IVF indexes (the subprocess inherits the
+    lowered threshold): the live IVF generation answers as before until the manifest
+    names the new one, and a plain rerun keeps its cells."""
+    monkeypatch.setenv("RAG_EXACT_BELOW", "10")
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "note.txt").write_text(NOTE, encoding="utf-8")
+    base = tmp_path / "ivf" / "base"
+    index_corpus([seeds_copy, extra], base, HashEmbedder(256), progress=False)
+    assert {layout["kind"] for layout in Manifest.read(base).layouts.values()} == {"ivf"}
+
+    def rerun(index: Path) -> None:
+        before = answers(index)
+        index_corpus([seeds_copy], index, HashEmbedder(256), progress=False)
+        assert answers(index) == before
+
+    _, _, left = kill_at_every_replacement(base, [str(seeds_copy), "--rebuild"], rerun)
     assert left == ["old"] * 4 + ["new"]
 
 

@@ -91,7 +91,7 @@ def test_a_deleted_files_chunks_disappear(seeds_copy: Path, tmp_path: Path) -> N
     windows = kb.store.db.execute(
         "SELECT COUNT(*) FROM windows WHERE faiss_id NOT IN (SELECT faiss_id FROM chunks)"
     ).fetchone()[0]
-    assert windows == 0 and len(kb.store.window_owner) == kb.store.windows.ntotal
+    assert windows == 0 and len(kb.store.owners) == kb.store.windows.ntotal
 
 
 def test_indexing_another_folder_keeps_the_first(seeds_copy: Path, tmp_path: Path) -> None:
@@ -314,7 +314,7 @@ def test_an_index_of_the_previous_format_is_refused_with_the_rebuild_command(
     rag.build(seeds_copy, index, embedder="hash:64", progress=False)
     manifest = json.loads((index / "manifest.json").read_text())
     (index / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
-    with pytest.raises(IndexMismatch, match=r"index format 2 .* reads 3") as refused:
+    with pytest.raises(IndexMismatch, match=r"index format 2 .* reads 3 and 4") as refused:
         rag.load(index)
     assert f"rag index PATH --index {index} --rebuild" in str(refused.value)
     rag.build(seeds_copy, index, embedder="hash:64", rebuild=True, progress=False)  # the hint's

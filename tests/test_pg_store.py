@@ -139,6 +139,30 @@ def test_another_embedder_is_refused_with_the_store_to_rebuild(pg_url: str, tmp_
         rag.load("unused", store=pg_url, embedder="hash:64")
 
 
+def hnsw_indexes(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        sql = "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING hnsw%'"
+        return {row[0] for row in conn.execute(sql)}
+
+
+def test_the_first_writer_builds_the_hnsw_indexes_at_commit(pg_url: str, tmp_path: Path) -> None:
+    write(place(pg_url), tmp_path, ["budget"])
+    assert hnsw_indexes(pg_url) == {"rag_chunks_hnsw", "rag_windows_hnsw"}
+    write(place(pg_url), tmp_path, ["talks"])  # a later writer keeps them up
+    assert hnsw_indexes(pg_url) == {"rag_chunks_hnsw", "rag_windows_hnsw"}
+    opened = place(pg_url).open()
+    try:
+        with opened.conn.cursor() as cur:  # the index serves the ranking
+            cur.execute("SET enable_seqscan = off")  # a table this small would be scanned
+            plan = cur.execute(
+                "EXPLAIN SELECT key FROM rag_chunks ORDER BY vector <=> %s LIMIT 5",
+                (opened.vector(max(opened.ids_where(None, None))),),
+            ).fetchall()
+        assert "rag_chunks_hnsw" in " ".join(row[0] for row in plan)
+    finally:
+        opened.close()
+
+
 def test_a_rebuild_with_another_dimension_makes_new_tables(pg_url: str, tmp_path: Path) -> None:
     write(place(pg_url), tmp_path, ["budget"])
     kb = rag.build(SEEDS, tmp_path / "local", embedder="hash:64", store=pg_url,

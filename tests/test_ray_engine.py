@@ -89,7 +89,10 @@ def snapshot(directory: Path) -> dict[str, Any]:
             out[role + "_ids"] = faiss.vector_to_array(index.id_map).tolist()
             out[role] = index.index.reconstruct_n(0, index.ntotal)
         out["chunks"] = store.chunks(out["vectors_ids"])
-        out["window_owner"] = store.window_owner
+        owners = store.owners
+        out["window_owner"] = dict(
+            zip(owners.window_ids.tolist(), owners.owners.tolist(), strict=True)
+        )
         return out
     finally:
         store.close()

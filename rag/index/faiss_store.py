@@ -1,7 +1,8 @@
 """The first store: FAISS vectors, SQLite rows and BM25 postings in a directory.
 
 The files and the manifest are described in ``rag/index/manifest.py``; a reader opens
-the generation the manifest names, checked against its sha256 sums and for parts
+the generation the manifest names, each vector file as the layout it was written with
+(exact or IVF: ``rag/index/vectors.py``), checked against its sha256 sums and for parts
 that disagree (``rag/index/agreement.py``), and never writes.
 """
 
@@ -15,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from rag.index.agreement import check_parts, read_part, read_vectors
+import faiss
+from rag.index.agreement import check_parts, read_part
 from rag.index.base import IndexSettings, Ranking, StoredChunk
 from rag.index.bm25 import BM25
 from rag.index.manifest import Manifest
-from rag.index.rows import ChunkRows
+from rag.index.rows import ChunkRows, WindowOwners
+from rag.index.vectors import read_index, search
 
 
 class FaissStore:
@@ -31,15 +34,23 @@ class FaissStore:
         self.manifest = manifest
         manifest.verify(directory)
         files, dim = manifest.files, manifest.dim
-        self.vectors = read_part(directory / files["vectors"], partial(read_vectors, dim=dim))
-        self.windows = read_part(directory / files["windows"], partial(read_vectors, dim=dim))
+        self.vectors, self.windows = (
+            read_part(directory / files[role], partial(read_index, dim=dim, layout=manifest.layout(role)))
+            for role in ("vectors", "windows")
+        )
         self.table = read_part(directory / files["chunks"], _read_rows)
         self.db = self.table.db
         self.bm25 = read_part(directory / files["bm25"], BM25.load)
+        self.owners = WindowOwners.read(self.table)
         check_parts(
-            self.location, self.table, self.vectors, self.windows, self.bm25.ids, manifest.counts
+            self.location,
+            self.table,
+            self.vectors,
+            self.windows,
+            self.bm25.ids,
+            manifest.counts,
+            self.owners,
         )
-        self.window_owner = self.table.window_owners()
 
     @classmethod
     def open(cls, directory: str | Path) -> FaissStore:
@@ -58,42 +69,50 @@ class FaissStore:
 
     def dense(self, query: np.ndarray, n: int, allowed: set[int] | None = None) -> Ranking:
         if allowed is not None:  # a filter leaves few chunks: score them all exactly
-            scored = [(i, float(self.vector(i) @ query)) for i in allowed]
-            return sorted(scored, key=lambda pair: -pair[1])[:n]
+            keys = np.fromiter(allowed, dtype=np.int64, count=len(allowed))
+            return _best(keys, self._scores(self.vectors, keys, query), n)
         if len(self) == 0:
             return []
-        scores, ids = self.vectors.search(
-            query.reshape(1, -1).astype(np.float32), min(n, len(self))
-        )
+        scores, ids = search(self.vectors, query, min(n, len(self)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def dense_windows(self, query: np.ndarray, n: int, allowed: set[int] | None = None) -> Ranking:
-        total = int(self.windows.ntotal)
-        if total == 0:
-            return []
-        # Several windows per chunk, and a filter may reject many: look deep enough.
-        depth = total if allowed is not None else min(total, n * 8)
-        scores, ids = self.windows.search(query.reshape(1, -1).astype(np.float32), depth)
+        """Chunks by their best window: a filter's windows scored exactly, else the
+        nearest windows (several a chunk: eight times deeper than ``n``)."""
+        if allowed is not None:
+            keys = np.fromiter(allowed, dtype=np.int64, count=len(allowed))
+            window_ids = self.owners.windows_of(keys)
+            scores = self._scores(self.windows, window_ids, query)
+        else:
+            total = int(self.windows.ntotal)
+            if total == 0:
+                return []
+            found, ids = search(self.windows, query, min(total, n * 8))
+            scores, window_ids = found[0], ids[0][ids[0] >= 0]
+            scores = scores[: len(window_ids)]
+        order = np.argsort(-scores, kind="stable")
+        owners = self.owners.owner_of(window_ids[order])
         best: dict[int, float] = {}
-        for window_id, score in zip(ids[0], scores[0], strict=True):
-            owner = self.window_owner.get(int(window_id))
-            if owner is None or (allowed is not None and owner not in allowed):
-                continue
-            best.setdefault(owner, float(score))  # results come best first
-            if len(best) == n:
-                break
+        for owner, score in zip(owners.tolist(), scores[order].tolist(), strict=True):
+            if owner >= 0:
+                best.setdefault(owner, score)  # best first: the first is the chunk's best
+                if len(best) == n:
+                    break
         return list(best.items())
 
+    def _scores(self, index: faiss.Index, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+        if not len(ids):
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(index.reconstruct_batch(ids) @ query, dtype=np.float32)
+
     def lexical(self, query: str, n: int, allowed: set[int] | None = None) -> Ranking:
-        pairs = self.bm25.top(query, len(self.bm25.ids))
-        if allowed is not None:
-            pairs = [p for p in pairs if p[0] in allowed]
-        return pairs[:n]
+        return self.bm25.top(query, n, allowed)
 
     def knows(self, term: str) -> bool:
         return term in self.bm25
 
     def vector(self, key: int) -> np.ndarray:
+        """A chunk's vector (as stored: an IVF index keeps it quantised to 8 bits)."""
         return np.asarray(self.vectors.reconstruct(key), dtype=np.float32)
 
     def chunks(self, keys: Sequence[int]) -> dict[int, StoredChunk]:
@@ -113,6 +132,12 @@ class FaissStore:
 
     def articles(self) -> list[dict[str, Any]]:
         return self.table.articles()
+
+
+def _best(keys: np.ndarray, scores: np.ndarray, n: int) -> Ranking:
+    """The ``n`` best (key, score) pairs, best first, ties by key."""
+    order = np.lexsort((keys, -scores))[:n]
+    return [(int(keys[i]), float(scores[i])) for i in order]
 
 
 def _read_rows(path: Path) -> ChunkRows:

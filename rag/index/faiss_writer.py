@@ -2,8 +2,10 @@
 
 One writer per directory at a time (a ``flock`` on ``.lock``). The writer copies the
 live SQLite file to a temporary name and edits it there, and edits in-memory copies
-of the FAISS indexes; :meth:`FaissWriter.commit` writes BM25, the SQLite file and the
-FAISS files of the next generation (each atomically), then ``manifest.json`` (the
+of the FAISS indexes; :meth:`FaissWriter.commit` first makes each FAISS index the kind
+its size wants (exact, or IVF trained in memory: ``rag/index/vectors.py``), then writes
+BM25, the SQLite file and the FAISS files of the next generation (each atomically),
+then ``manifest.json`` (the
 commit point), then deletes older generations. The next generation is numbered above
 every one on disk, a ``--rebuild`` and a chunker change included, so no live file is
 ever written over. A writer killed before the manifest is replaced leaves the previous
@@ -26,7 +28,7 @@ import faiss
 import numpy as np
 
 from rag.errors import IndexCorrupt, InputError
-from rag.index.agreement import check_parts, parts_problem, read_part, read_vectors
+from rag.index.agreement import check_parts, parts_problem, read_part
 from rag.index.atomic import (
     fsync_dir,
     publish,
@@ -39,6 +41,7 @@ from rag.index.base import EmbeddedChunk, IndexSettings, keeps_previous
 from rag.index.bm25 import BM25
 from rag.index.manifest import MANIFEST, ROLES, Manifest, generation_files, next_generation
 from rag.index.rows import ChunkRows
+from rag.index.vectors import arrange, exact_below, layout_of, new_exact, read_index
 from rag.types import Article
 
 
@@ -159,6 +162,10 @@ class FaissWriter:
         self.table.drop_unchunked()
         self.table.db.commit()
         counts = self.table.counts()
+        threshold = exact_below()  # before any training: a bad value changes nothing
+        # Training happens here, in memory, before any file of the generation is written.
+        self.chunk_index = arrange(self.chunk_index, self.settings.dim, threshold)
+        self.window_index = arrange(self.window_index, self.settings.dim, threshold)
         bm25 = BM25.build(self.table.texts())
         problem = parts_problem(self.table, self.chunk_index, self.window_index, bm25.ids)
         if problem:  # a bug, but never one that reaches the disk as a sound index
@@ -184,14 +191,19 @@ class FaissWriter:
             files=self.files,
             checksums={name: sha256_file(self.directory / name) for name in self.files.values()},
             counts=counts,
+            layouts={
+                "vectors": layout_of(self.chunk_index).to_dict(),
+                "windows": layout_of(self.window_index).to_dict(),
+            },
         )
         write_text_atomic(self.directory / MANIFEST, manifest.to_json())  # the commit point
 
 
 def _open_index(directory: Path, old: Manifest | None, role: str, dim: int) -> faiss.Index:
     if old is None:
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    return read_part(directory / old.files[role], partial(read_vectors, dim=dim))
+        return new_exact(dim)
+    layout = old.layout(role)
+    return read_part(directory / old.files[role], partial(read_index, dim=dim, layout=layout))
 
 
 def _add(index: faiss.Index, vectors: np.ndarray, ids: list[int]) -> None:

@@ -215,12 +215,28 @@ def _embed_and_add(
     assert leftover is None, "more vectors than texts"
 
 
+SORT_GROUP = 16  # batches whose texts are sorted by length together
+
+
 def _embedded(
     texts: list[str], embedder: Embedder, progress: bool, batch_size: int
 ) -> Iterator[np.ndarray]:
-    """One vector per text, in order, embedded ``batch_size`` texts at a time."""
+    """One vector per text, in order, embedded ``batch_size`` texts at a time.
+
+    The stream alternates a chunk (~200 tokens) and its windows (~50): a batch of them
+    is padded to its longest text, so most of its work would be padding. Texts are
+    sorted by length within groups of ``SORT_GROUP`` batches, embedded, and put back in
+    order (each text's vector does not depend on its batch-mates: the padding is masked).
+    """
     bar = tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress or not texts)
-    for start in range(0, len(texts), batch_size):
-        yield from embedder.embed(texts[start : start + batch_size])
-        bar.update(min(batch_size, len(texts) - start))
+    group = batch_size * SORT_GROUP
+    for start in range(0, len(texts), group):
+        part = texts[start : start + group]
+        order = sorted(range(len(part)), key=lambda i: len(part[i]))
+        vectors = np.zeros((len(part), embedder.dim), dtype=np.float32)
+        for at in range(0, len(part), batch_size):
+            rows = order[at : at + batch_size]
+            vectors[rows] = embedder.embed([part[i] for i in rows])
+            bar.update(len(rows))
+        yield from vectors
     bar.close()

@@ -3,7 +3,8 @@
 Layout of an index directory (one *generation* is live at a time)::
 
     manifest.json            the commit point: names the live files and their sha256
-    vectors-000003.faiss     IndexIDMap2(IndexFlatIP): cosine on normalised vectors
+    vectors-000003.faiss     cosine on normalised vectors: exact, or IVF at scale, as the
+                             manifest's ``layouts`` say (rag/index/vectors.py)
     windows-000003.faiss     the same over sentence windows (rag/index/windows.py)
     chunks-000003.sqlite     articles, chunks (chunks.faiss_id is the FAISS id) and
                              windows (window_id -> the faiss_id of its chunk): rag/index/rows.py
@@ -31,8 +32,12 @@ from typing import Any
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.index.atomic import sha256_file
 from rag.index.base import IndexSettings, rebuild_hint
+from rag.index.vectors import Layout, layout_problem
 
-FORMAT = 3  # 2: sentence windows; 3: article date, author and URL
+VECTOR_ROLES = ("vectors", "windows")
+
+FORMAT = 4  # 2: sentence windows; 3: article date, author and URL; 4: vector layouts
+READS = (3, FORMAT)  # a format-3 index is all exact: it reads as one with exact layouts
 MANIFEST = "manifest.json"
 ROLES = ("vectors", "windows", "chunks", "bm25")
 _GENERATION_FILE = re.compile(r"(?:vectors|windows|chunks|bm25)-(\d{6,})\.(?:faiss|sqlite|npz)")
@@ -48,10 +53,17 @@ class Manifest:
     checksums: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     counts: dict[str, int] = field(default_factory=dict)
     format: int = FORMAT
+    # vector role -> Layout.to_dict(): what kind of FAISS index its file holds
+    layouts: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {role: Layout().to_dict() for role in VECTOR_ROLES}
+    )
 
     @property
     def settings(self) -> IndexSettings:
         return IndexSettings(self.embedder, self.dim, self.chunker)
+
+    def layout(self, role: str) -> Layout:
+        return Layout.from_dict(self.layouts[role])
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -70,11 +82,14 @@ class Manifest:
                 f"{path} is not a valid manifest ({exc}); {rebuild_hint(directory)}"
             ) from exc
         made = data.get("format") if isinstance(data, dict) else None
-        if type(made) is int and made != FORMAT:  # before the schema, which may have changed
+        if type(made) is int and made not in READS:  # before the schema, which may differ
             raise IndexMismatch(
-                f"index format {made} at {directory}, this version reads {FORMAT}: "
+                f"index format {made} at {directory}, this version reads "
+                f"{' and '.join(map(str, READS))}: "
                 f"{rebuild_hint(directory)}"
             )
+        if made == 3 and "layouts" not in data:
+            data["layouts"] = Manifest(embedder="", dim=1, chunker={}).layouts
         problem = schema_problem(data)
         if problem:
             raise IndexCorrupt(
@@ -127,6 +142,14 @@ def _sha256s(value: Any) -> bool:
     )
 
 
+def _layouts_ok(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and set(value) == set(VECTOR_ROLES)
+        and not any(layout_problem(v) for v in value.values())
+    )
+
+
 # field -> (what its value must be, the test)
 SCHEMA: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "format": ("an integer", lambda v: type(v) is int),
@@ -137,6 +160,7 @@ SCHEMA: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "files": ("an object naming a file per role", lambda v: isinstance(v, dict)),
     "checksums": ("an object of sha256 hex digests", _sha256s),
     "counts": ("an object of integers", _ints),
+    "layouts": ("an object giving each vector file's kind", _layouts_ok),
 }
 
 

@@ -24,7 +24,7 @@ K1, B = 1.2, 0.75  # as rag/index/bm25.py
 
 # {only} narrows to allowed keys; {visible}/{c} are the generation tests (PgStore._rows).
 BM25_SQL = """
-WITH df AS (
+WITH df AS MATERIALIZED (
     SELECT t, (SELECT count(*) FROM rag_chunks c WHERE {c}
                AND c.terms @@ to_tsquery('simple', quote_literal(t))) AS df
     FROM unnest(%(terms)s::text[]) AS t),
@@ -35,7 +35,8 @@ SELECT h.key, sum(
     ln(1 + (%(docs)s - df.df + 0.5) / (df.df + 0.5)) * u.tf * (%(k1)s + 1)
     / (u.tf + %(k1)s * (1 - %(b)s + %(b)s * h.n_terms / %(avg)s))) AS s
 FROM hits h
-CROSS JOIN LATERAL (SELECT lexeme, array_length(positions, 1) AS tf FROM unnest(h.terms)) u
+CROSS JOIN LATERAL (SELECT lexeme, array_length(positions, 1) AS tf
+    FROM unnest(ts_filter(setweight(h.terms, 'A', %(terms)s::text[]), '{{a}}'))) u
 JOIN df ON df.t = u.lexeme
 GROUP BY h.key ORDER BY s DESC, h.key LIMIT %(n)s
 """

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS rag_meta (
 
 
 def tables(dim: int) -> list[str]:
-    """The statements that create the data tables for vectors of ``dim`` numbers."""
+    """The statements that create the data tables for vectors of ``dim`` numbers, without
+    their HNSW indexes (:data:`HNSW`: built once the first batch is in)."""
     return [
         """CREATE TABLE rag_articles (
             article_id text NOT NULL, born bigint NOT NULL, died bigint, seq bigint NOT NULL,
@@ -63,14 +64,21 @@ def tables(dim: int) -> list[str]:
             n_terms int NOT NULL)""",
         "CREATE SEQUENCE rag_chunk_keys",
         "CREATE INDEX rag_chunks_article ON rag_chunks (article_id, ordinal)",
-        "CREATE INDEX rag_chunks_hnsw ON rag_chunks USING hnsw (vector vector_cosine_ops)",
         "CREATE INDEX rag_chunks_terms ON rag_chunks USING gin (terms)",
         f"""CREATE TABLE rag_windows (
             id bigserial PRIMARY KEY, key bigint NOT NULL, born bigint NOT NULL,
             died bigint, vector vector({dim}) NOT NULL)""",
         "CREATE INDEX rag_windows_key ON rag_windows (key)",
-        "CREATE INDEX rag_windows_hnsw ON rag_windows USING hnsw (vector vector_cosine_ops)",
     ]
+
+
+# Built by the writer that made the tables, at its commit, over every row at once:
+# pgvector builds an index faster over loaded rows than row by row (and the tables are
+# not visible to any reader before that commit).
+HNSW = (
+    "CREATE INDEX rag_chunks_hnsw ON rag_chunks USING hnsw (vector vector_cosine_ops)",
+    "CREATE INDEX rag_windows_hnsw ON rag_windows USING hnsw (vector vector_cosine_ops)",
+)
 
 
 DROP = (

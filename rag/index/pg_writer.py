@@ -6,6 +6,8 @@ writer opens a transaction, purges rows no reader one generation behind can stil
 writes generation live+1 (new rows ``born`` in it, removed rows ``died`` in it) and, at
 :meth:`PgWriter.commit`, sets ``rag_meta.live`` to it and commits: readers see all of
 the batch or none of it, and a killed writer's transaction is rolled back by the server.
+The writer that creates the tables builds their HNSW indexes at its commit, over all the
+rows it wrote (faster than keeping them up row by row); later writers keep them up.
 Tables are described in ``rag/index/pg_schema.py``.
 """
 
@@ -21,6 +23,7 @@ from rag.errors import InputError
 from rag.index.base import EmbeddedChunk, IndexSettings, keeps_previous
 from rag.index.pg_schema import (
     DROP,
+    HNSW,
     LOCK_KEY,
     META,
     SCHEMA_VERSION,
@@ -45,6 +48,7 @@ class PgWriter:
 
     def __init__(self, conn: Any, shown: str, settings: IndexSettings, rebuild: bool) -> None:
         self.conn, self.location, self.settings = conn, shown, settings
+        self.made_tables = False  # True: the HNSW indexes are built at commit
         conn.execute(META)
         meta = read_meta(conn, shown)
         if meta is None:
@@ -83,6 +87,13 @@ class PgWriter:
 
     def _create(self, dim: int) -> None:
         for statement in tables(dim):
+            self.conn.execute(statement)
+        self.made_tables = True
+
+    def _build_hnsw(self) -> None:
+        """The HNSW indexes of tables this writer made, over the rows it wrote (in the
+        server's ``maintenance_work_mem``: pgvector builds fast while the graph fits)."""
+        for statement in HNSW:
             self.conn.execute(statement)
 
     def _purge(self, live: int) -> None:
@@ -225,6 +236,8 @@ class PgWriter:
             "articles": self._rows(f"SELECT count(*) FROM rag_articles WHERE {VISIBLE}")[0][0],
             "chunks": self._rows(f"SELECT count(*) FROM rag_chunks WHERE {VISIBLE}")[0][0],
         }
+        if self.made_tables:
+            self._build_hnsw()
         self.conn.execute("UPDATE rag_meta SET live = %(gen)s", self.gen)
         self.conn.commit()  # the commit point
         return counts

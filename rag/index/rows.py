@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rag.index.base import StoredChunk
 from rag.types import Article, Chunk
@@ -148,8 +151,14 @@ class ChunkRows:
         for table, columns in COLUMNS.items():
             self.db.execute(f"SELECT {', '.join(columns)} FROM {table} LIMIT 1").fetchall()
 
-    def keys(self) -> list[int]:
-        return [row[0] for row in self.db.execute("SELECT faiss_id FROM chunks")]
+    def keys(self) -> np.ndarray:
+        return np.fromiter(self._plain("SELECT faiss_id FROM chunks"), dtype=np.int64)
+
+    def _plain(self, sql: str) -> Iterable[Any]:
+        """The first column of each row, without building sqlite3.Row objects."""
+        cursor = self.db.cursor()
+        cursor.row_factory = lambda _, row: row[0]
+        return cursor.execute(sql)
 
     def unchunked(self) -> list[Article]:
         """The articles held without a chunk, in insertion order."""
@@ -172,9 +181,6 @@ class ChunkRows:
         """(key, text) of every chunk, by key: what BM25 is built from."""
         sql = "SELECT faiss_id, text FROM chunks ORDER BY faiss_id"
         return [(row[0], row[1]) for row in self.db.execute(sql)]
-
-    def window_owners(self) -> dict[int, int]:
-        return dict(self.db.execute("SELECT window_id, faiss_id FROM windows").fetchall())
 
     def rows(self, keys: Sequence[int]) -> dict[int, sqlite3.Row]:
         """Chunk rows with their article's title, source and publisher, by key."""
@@ -229,6 +235,37 @@ class ChunkRows:
             "GROUP BY a.article_id ORDER BY a.source, a.rowid"
         )
         return [dict(row) for row in self.db.execute(sql)]
+
+
+@dataclass(frozen=True)
+class WindowOwners:
+    """Window id -> the key of its chunk, as NumPy arrays sorted by window id (a dict of
+    four million windows costs half a gigabyte and seconds to load)."""
+
+    window_ids: np.ndarray
+    owners: np.ndarray
+
+    @classmethod
+    def read(cls, rows: ChunkRows) -> WindowOwners:
+        sql = "SELECT window_id, faiss_id FROM windows ORDER BY window_id"
+        cursor = rows.db.cursor()
+        cursor.row_factory = None
+        pairs = np.array(cursor.execute(sql).fetchall(), dtype=np.int64).reshape(-1, 2)
+        return cls(pairs[:, 0].copy(), pairs[:, 1].copy())
+
+    def __len__(self) -> int:
+        return len(self.window_ids)
+
+    def owner_of(self, window_ids: np.ndarray) -> np.ndarray:
+        """The chunk key of each window id, -1 for an id not held."""
+        if not len(self.window_ids):
+            return np.full(len(window_ids), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.window_ids, window_ids), len(self.window_ids) - 1)
+        return np.where(self.window_ids[at] == window_ids, self.owners[at], -1)
+
+    def windows_of(self, keys: np.ndarray) -> np.ndarray:
+        """The window ids of the chunks ``keys``."""
+        return self.window_ids[np.isin(self.owners, keys)]
 
 
 def _stored(row: sqlite3.Row) -> StoredChunk:
