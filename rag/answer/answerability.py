@@ -76,8 +76,16 @@ _PLACES = {
     "Turkey": "Ankara Turkish",
     "Qatar": "Doha Qatari",
 }
-_ALIAS = {t: country.lower() for country, words in _PLACES.items() for t in terms(words)}
-_SEATS = {"downing street": "britain", "white house": "america", "capitol hill": "america"}
+# term -> its country's terms, stemmed once here rather than on every question
+_ALIAS = {t: terms(country) for country, words in _PLACES.items() for t in terms(words)}
+_SEATS = {
+    seat: terms(country)
+    for seat, country in (
+        ("downing street", "Britain"),
+        ("white house", "America"),
+        ("capitol hill", "America"),
+    )
+}
 
 
 def unknown_names(question: str, known: Callable[[str], bool]) -> list[str]:
@@ -86,13 +94,12 @@ def unknown_names(question: str, known: Callable[[str], bool]) -> list[str]:
     demonym counts as known when its country is (:data:`_PLACES`)."""
 
     def knows(term: str) -> bool:
-        return known(term) or (term in _ALIAS and all(known(t) for t in terms(_ALIAS[term])))
+        return known(term) or (term in _ALIAS and all(map(known, _ALIAS[term])))
 
     out = []
     # A possessive ends a name: "Sweden's PM" is "Sweden" and "PM".
     for name in _NAME.findall(re.sub(r"(?<=\w)['’]s?\b", ",", question)):
-        seat = _SEATS.get(name.lower())
-        words = terms(seat) if seat else [t for t in terms(name) if t not in _TITLES]
+        words = _SEATS.get(name.lower()) or [t for t in terms(name) if t not in _TITLES]
         if any(not knows(t) for t in words):
             out.append(name)
     return out

@@ -16,9 +16,6 @@ answer with no shared word at all was right more often (tuning half 0.69, false 
 population of Kabul?"), under its refusal-recall bound.
 
 >>> from rag.types import Hit
-
-if TYPE_CHECKING:
-    from rag.index.embedders import Embedder
 >>> hits = [Hit("a:0", "a", "Drones", "x.txt",
 ...             "Drones flew at night. Ukraine makes 500 long-range drones a month.", 0, 65, 0.9)]
 >>> "".join(ExtractiveAnswerer().stream("How many long-range drones does Ukraine make?", hits))

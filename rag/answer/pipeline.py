@@ -113,20 +113,19 @@ def _select_evidence(
 
 
 def _refused_after(run: _Run, retriever: Searcher) -> str | None:
-    """The note of a refusal decided by the model's P("Yes") ("" for none), else None."""
+    """The note of a refusal decided after retrieval ("" for none), else None: a name no
+    article mentions (a near miss), then the model's P("Yes") below the answerer's bar."""
     p_yes = run.base.p_answerable
+    # The names check runs when the model is not very sure, or when no model judged the
+    # evidence and the answerer asks for it (the extractive one).
     if p_yes is None:
-        # no model judged the evidence: an answerer may still ask for the names check
-        if not getattr(run.answerer, "refuses_unknown_names", False):
-            return None
-        unknown = unknown_names(run.question, retriever.knows)
-        return unknown_note(unknown) if unknown else None
-    if p_yes < UNKNOWN_NAME_MIN_P_YES:
-        # a near miss: on topic, but it names something no article mentions
-        unknown = unknown_names(run.question, retriever.knows)
-        if unknown:
-            return unknown_note(unknown)
-    if p_yes < getattr(run.answerer, "min_p_yes", 0.0):
+        check_names = getattr(run.answerer, "refuses_unknown_names", False)
+    else:
+        check_names = p_yes < UNKNOWN_NAME_MIN_P_YES
+    unknown = unknown_names(run.question, retriever.knows) if check_names else []
+    if unknown:
+        return unknown_note(unknown)
+    if p_yes is not None and p_yes < getattr(run.answerer, "min_p_yes", 0.0):
         return ""
     return None
 
