@@ -140,8 +140,8 @@ class KnowledgeBase:
     ) -> list[Hit]:
         """The passages that best match ``question``, cleaned and checked as ``ask`` does.
 
-        ``since``/``until`` (ISO dates, inclusive) keep articles published in that span;
-        an article of unknown date is left out when either is given."""
+        ``article``, ``source``, ``since`` and ``until`` keep only the articles they match:
+        see :class:`~rag.index.base.ChunkFilter`."""
         question = clean_question(question)
         options = SearchOptions(
             k=k, mode=mode, mmr=mmr, article=article, source=source, since=since, until=until

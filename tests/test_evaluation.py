@@ -33,7 +33,7 @@ from rag.evaluation.records import Question, load_questions, parse_question, spr
 from rag.evaluation.runner import Outcome, Settings, main, run, select
 from rag.evaluation.support import claims, score_claims, supports, token_recall
 from rag.evaluation.text import contains_answer
-from rag.index.base import StoredChunk
+from rag.index.base import ChunkFilter, StoredChunk
 from rag.index.retrieval import Retriever, SearchOptions
 from rag.kb import KnowledgeBase
 from rag.llm.base import Message
@@ -401,7 +401,7 @@ class RandomRetriever(Retriever):
 
     def search(self, query: str, options: SearchOptions | None = None) -> list[Hit]:
         k = (options or SearchOptions()).k
-        every = sorted(self.store.ids_where(None, None))
+        every = sorted(self.store.ids_where(ChunkFilter()))
         ids = random.Random(query).sample(every, min(k, len(every)))
         stored = self.store.chunks(ids)
         return [_hit(stored[i]) for i in ids]

@@ -22,6 +22,7 @@ from rag.errors import ConfigError, IndexMismatch, IndexNotFound, InputError
 from rag.evaluation.overall import overall
 from rag.evaluation.records import load_questions
 from rag.evaluation.runner import evaluate
+from rag.index.base import ChunkFilter
 from rag.index.pg_schema import redact
 from rag.index.store import STORES
 
@@ -45,7 +46,7 @@ def titles(url: str) -> list[str]:
 def test_a_reader_keeps_its_generation_while_writers_commit(pg_url: str, tmp_path: Path) -> None:
     write(place(pg_url), tmp_path, ["drones"])
     reader = place(pg_url).open()
-    drones = reader.ids_where(None, None)
+    drones = reader.ids_where(ChunkFilter())
     with place(pg_url).writer() as writer:
         writer.remove(["drones"])
         item, chunks = article("talks", tmp_path)
@@ -54,11 +55,11 @@ def test_a_reader_keeps_its_generation_while_writers_commit(pg_url: str, tmp_pat
         writer.commit()
     assert titles(pg_url) == ["talks"]
     # The reader opened before the commit still reads its generation, every ranking of it.
-    assert reader.ids_where(None, None) == drones and len(reader) == 2
+    assert reader.ids_where(ChunkFilter()) == drones and len(reader) == 2
     assert {k for k, _ in reader.lexical("refineries drones", 5)} <= drones
     assert reader.chunks(sorted(drones)) and reader.lexical("Uzbekistan", 5) == []
     write(place(pg_url), tmp_path, ["budget"])  # one more: its generation is still whole
-    assert reader.ids_where(None, None) == drones
+    assert reader.ids_where(ChunkFilter()) == drones
     write(place(pg_url), tmp_path, [])  # and another: its rows are purged, it moves on
     assert {a["article_id"] for a in reader.articles()} == {"talks", "budget"}
     reader.close()
@@ -156,7 +157,7 @@ def test_the_first_writer_builds_the_hnsw_indexes_at_commit(pg_url: str, tmp_pat
             cur.execute("SET enable_seqscan = off")  # a table this small would be scanned
             plan = cur.execute(
                 "EXPLAIN SELECT key FROM rag_chunks ORDER BY vector <=> %s LIMIT 5",
-                (opened.vector(max(opened.ids_where(None, None))),),
+                (opened.vector(max(opened.ids_where(ChunkFilter()))),),
             ).fetchall()
         assert "rag_chunks_hnsw" in " ".join(row[0] for row in plan)
     finally:

@@ -29,6 +29,7 @@ from rag.evaluation.compare import load_report
 from rag.evaluation.grade import QuestionResult
 from rag.evaluation.overall import by_kind, overall
 from rag.evaluation.support import ClaimScore, quote_claim
+from rag.index.base import ChunkFilter
 from rag.index.store import locate, open_store
 
 SHOWN = (
@@ -48,7 +49,7 @@ def chunk_texts(index: str | Path, store_url: str | None = None) -> dict[str, st
     where = locate(store_url, index)
     store = open_store(where.kind, where.location)
     try:
-        every = store.chunks(sorted(store.ids_where(None, None))).values()
+        every = store.chunks(sorted(store.ids_where(ChunkFilter()))).values()
         return {item.chunk.chunk_id: item.chunk.text for item in every}
     finally:
         store.close()

@@ -25,8 +25,9 @@ import numpy as np
 
 from rag.errors import IndexCorrupt
 from rag.index.base import rebuild_hint
-from rag.index.rows import ChunkRows, WindowOwners
+from rag.index.rows import ChunkRows
 from rag.index.vectors import ids_of
+from rag.index.window_owners import WindowOwners
 
 T = TypeVar("T")
 Keys = Sequence[int] | np.ndarray

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +36,45 @@ class IndexSettings:
     embedder: str
     dim: int
     chunker: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ChunkFilter:
+    """Which articles' chunks a search may return: each condition given must hold, and one
+    left out (``None`` or ``""``) holds for every article.
+
+    - ``article``: the article id exactly, or any part of its title;
+    - ``source``: the source path exactly, or any ending of it (``"talks.txt"``,
+      ``"news/talks.txt"``, even ``"alks.txt"`` match ``/data/news/talks.txt``);
+    - ``since``, ``until``: ISO dates, both inclusive: published on or after ``since``,
+      on or before ``until``; an article of unknown date matches neither.
+
+    Texts match as given, character for character: case counts, and ``%`` or ``_`` are
+    plain characters, not wildcards. Every store kind keeps these meanings.
+
+    >>> ChunkFilter().empty, ChunkFilter(source="talks.txt").empty
+    (True, False)
+    """
+
+    article: str | None = None
+    source: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when no condition is given: the filter keeps every chunk."""
+        return not any(asdict(self).values())
+
+    def conditions(self, sql: Mapping[str, str]) -> str:
+        """`` AND <condition>`` for each field given, from a store's SQL condition per field
+        (its parameters named after the fields: the store passes ``asdict(filter)``).
+
+        >>> sql = {"article": "id = :article", "since": "day >= :since"}
+        >>> ChunkFilter(since="2025-03-01").conditions(sql)
+        ' AND day >= :since'
+        """
+        return "".join(f" AND {sql[name]}" for name, value in asdict(self).items() if value)
 
 
 @dataclass(frozen=True)
@@ -98,17 +137,9 @@ class Store(Protocol):
         """Keys of an article's first ``n`` chunks, in article order."""
         ...
 
-    def ids_where(
-        self,
-        article: str | None,
-        source: str | None,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> set[int]:
-        """Keys of the chunks of articles matching the filter (id or part of the title;
-        source file or its tail; published on or after ``since``, on or before ``until``,
-        ISO dates: an article of unknown date matches neither); ``None`` matches every
-        article."""
+    def ids_where(self, filter: ChunkFilter) -> set[int]:
+        """Keys of the chunks of the articles that match ``filter`` (every key when it is
+        empty)."""
         ...
 
     def articles(self) -> list[dict[str, Any]]:

@@ -18,11 +18,12 @@ import numpy as np
 
 import faiss
 from rag.index.agreement import check_parts, read_part
-from rag.index.base import IndexSettings, Ranking, StoredChunk
+from rag.index.base import ChunkFilter, IndexSettings, Ranking, StoredChunk
 from rag.index.bm25 import BM25
 from rag.index.manifest import Manifest
-from rag.index.rows import ChunkRows, WindowOwners
+from rag.index.rows import ChunkRows
 from rag.index.vectors import read_index, search
+from rag.index.window_owners import WindowOwners
 
 
 class FaissStore:
@@ -121,14 +122,8 @@ class FaissStore:
     def lead(self, article_id: str, n: int) -> list[int]:
         return self.table.lead(article_id, n)
 
-    def ids_where(
-        self,
-        article: str | None,
-        source: str | None,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> set[int]:
-        return self.table.ids_where(article, source, since, until)
+    def ids_where(self, filter: ChunkFilter) -> set[int]:
+        return self.table.ids_where(filter)
 
     def articles(self) -> list[dict[str, Any]]:
         return self.table.articles()

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
-from rag.index.base import IndexSettings, Ranking, StoredChunk
+from rag.index.base import ChunkFilter, IndexSettings, Ranking, StoredChunk
 from rag.index.pg_schema import VISIBLE, connect, redact, require_meta, settings_of, use_vectors
 from rag.index import pg_lexical
 from rag.types import Chunk
@@ -30,6 +31,16 @@ _CHUNK_ROW = (
     "c.key, c.chunk_id, c.article_id, c.ordinal, c.text, c.start_char, c.end_char, "
     "c.n_tokens, a.title, a.source, a.publisher, a.published, a.author, a.url"
 )
+
+# One condition per ChunkFilter field. strpos and right, not LIKE: a % or _ in a filter is a
+# plain character.
+_FILTER_SQL = {
+    "article": "(a.article_id = %(article)s OR strpos(a.title, %(article)s) > 0)",
+    "source": "(a.source = %(source)s OR right(a.source, length(%(source)s)) = %(source)s)",
+    # ISO dates sort as text; a NULL date (unknown) fails both comparisons.
+    "since": "a.published >= %(since)s",
+    "until": "a.published <= %(until)s",
+}
 
 
 class PgStore:
@@ -164,28 +175,13 @@ class PgStore:
         )
         return [int(row[0]) for row in self._rows(sql, id=article_id, n=n)]
 
-    def ids_where(
-        self,
-        article: str | None,
-        source: str | None,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> set[int]:
+    def ids_where(self, filter: ChunkFilter) -> set[int]:
         sql = (
             "SELECT c.key FROM rag_chunks c JOIN rag_articles a "
             "ON a.article_id = c.article_id AND {a} WHERE {c}"
         )
-        if article:  # strpos, not LIKE: a % or _ in the filter is a plain character
-            sql += " AND (a.article_id = %(article)s OR strpos(a.title, %(article)s) > 0)"
-        if source:
-            sql += " AND (a.source = %(source)s OR right(a.source, length(%(source)s)) = %(source)s)"
-        # ISO dates sort as text; a NULL date (unknown) fails both comparisons.
-        if since:
-            sql += " AND a.published >= %(since)s"
-        if until:
-            sql += " AND a.published <= %(until)s"
-        params = {"article": article, "source": source, "since": since, "until": until}
-        return {int(row[0]) for row in self._rows(sql, **params)}
+        sql += filter.conditions(_FILTER_SQL)
+        return {int(row[0]) for row in self._rows(sql, **asdict(filter))}
 
     def articles(self) -> list[dict[str, Any]]:
         sql = (

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.index.base import StoredChunk
+from rag.index.base import ChunkFilter, StoredChunk
 from rag.types import Article, Chunk
 
 SCHEMA = """
@@ -55,6 +55,16 @@ COLUMNS = {
     ),
     "chunks": ("faiss_id", "chunk_id", "article_id", "ordinal", "text", "start", "end", "n_tokens"),
     "windows": ("window_id", "faiss_id"),
+}
+
+# One condition per ChunkFilter field. instr and substr, not LIKE: a % or _ in a filter is
+# a plain character and case counts, as in the PostgreSQL store (strpos, right).
+_FILTER_SQL = {
+    "article": "(a.article_id = :article OR instr(a.title, :article) > 0)",
+    "source": "(a.source = :source OR substr(a.source, -length(:source)) = :source)",
+    # ISO dates sort as text; a NULL date (unknown) fails both comparisons.
+    "since": "a.published >= :since",
+    "until": "a.published <= :until",
 }
 
 # SQLite caps the parameters of one statement (32766 since 3.32, 999 before).
@@ -177,6 +187,13 @@ class ChunkRows:
             "chunks": self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
         }
 
+    def window_pairs(self) -> np.ndarray:
+        """(window id, key of its chunk) rows of every window, by window id: an (n, 2) array."""
+        sql = "SELECT window_id, faiss_id FROM windows ORDER BY window_id"
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        return np.array(cursor.execute(sql).fetchall(), dtype=np.int64).reshape(-1, 2)
+
     def texts(self) -> list[tuple[int, str]]:
         """(key, text) of every chunk, by key: what BM25 is built from."""
         sql = "SELECT faiss_id, text FROM chunks ORDER BY faiss_id"
@@ -203,29 +220,10 @@ class ChunkRows:
         sql = "SELECT faiss_id FROM chunks WHERE article_id = ? ORDER BY ordinal LIMIT ?"
         return [row[0] for row in self.db.execute(sql, (article_id, n))]
 
-    def ids_where(
-        self,
-        article: str | None,
-        source: str | None,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> set[int]:
+    def ids_where(self, filter: ChunkFilter) -> set[int]:
         sql = "SELECT c.faiss_id FROM chunks c JOIN articles a USING(article_id) WHERE 1=1"
-        args: list[Any] = []
-        if article:
-            sql += " AND (a.article_id = ? OR a.title LIKE ?)"
-            args += [article, f"%{article}%"]
-        if source:
-            sql += " AND (a.source = ? OR a.source LIKE ?)"
-            args += [source, f"%{source}"]
-        # ISO dates sort as text; a NULL date (unknown) fails both comparisons.
-        if since:
-            sql += " AND a.published >= ?"
-            args.append(since)
-        if until:
-            sql += " AND a.published <= ?"
-            args.append(until)
-        return {row[0] for row in self.db.execute(sql, args)}
+        sql += filter.conditions(_FILTER_SQL)
+        return {row[0] for row in self.db.execute(sql, asdict(filter))}
 
     def articles(self) -> list[dict[str, Any]]:
         sql = (
@@ -235,37 +233,6 @@ class ChunkRows:
             "GROUP BY a.article_id ORDER BY a.source, a.rowid"
         )
         return [dict(row) for row in self.db.execute(sql)]
-
-
-@dataclass(frozen=True)
-class WindowOwners:
-    """Window id -> the key of its chunk, as NumPy arrays sorted by window id (a dict of
-    four million windows costs half a gigabyte and seconds to load)."""
-
-    window_ids: np.ndarray
-    owners: np.ndarray
-
-    @classmethod
-    def read(cls, rows: ChunkRows) -> WindowOwners:
-        sql = "SELECT window_id, faiss_id FROM windows ORDER BY window_id"
-        cursor = rows.db.cursor()
-        cursor.row_factory = None
-        pairs = np.array(cursor.execute(sql).fetchall(), dtype=np.int64).reshape(-1, 2)
-        return cls(pairs[:, 0].copy(), pairs[:, 1].copy())
-
-    def __len__(self) -> int:
-        return len(self.window_ids)
-
-    def owner_of(self, window_ids: np.ndarray) -> np.ndarray:
-        """The chunk key of each window id, -1 for an id not held."""
-        if not len(self.window_ids):
-            return np.full(len(window_ids), -1, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self.window_ids, window_ids), len(self.window_ids) - 1)
-        return np.where(self.window_ids[at] == window_ids, self.owners[at], -1)
-
-    def windows_of(self, keys: np.ndarray) -> np.ndarray:
-        """The window ids of the chunks ``keys``."""
-        return self.window_ids[np.isin(self.owners, keys)]
 
 
 def _stored(row: sqlite3.Row) -> StoredChunk:

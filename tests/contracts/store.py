@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexMismatch
-from rag.index.base import EmbeddedChunk, IndexSettings, Store, StoreWriter
+from rag.index.base import ChunkFilter, EmbeddedChunk, IndexSettings, Store, StoreWriter
 from rag.index.embedders import HashEmbedder
 from rag.index.store import StoreKind
 from rag.index.windows import windows
@@ -113,7 +113,7 @@ class StoreContract:
         opened.close()
 
     def key_of(self, opened: Store, chunk_id: str) -> int:
-        every = opened.chunks(sorted(opened.ids_where(None, None)))
+        every = opened.chunks(sorted(opened.ids_where(ChunkFilter())))
         return next(k for k, item in every.items() if item.chunk.chunk_id == chunk_id)
 
     def test_an_empty_commit_gives_an_empty_store(self, store: Place) -> None:
@@ -125,7 +125,7 @@ class StoreContract:
         assert opened.dense(query("drones"), 5) == []
         assert opened.dense_windows(query("drones"), 5) == []
         assert opened.lexical("drones", 5) == [] and not opened.knows(terms("drones")[0])
-        assert opened.chunks([]) == {} and opened.ids_where(None, None) == set()
+        assert opened.chunks([]) == {} and opened.ids_where(ChunkFilter()) == set()
         opened.close()
 
     def test_commit_counts_and_settings(self, store: Place, tmp_path: Path) -> None:
@@ -151,7 +151,7 @@ class StoreContract:
         }
         for key, chunk in zip(keys, embedded(chunks), strict=True):
             np.testing.assert_allclose(filled.vector(key), chunk.vector, atol=self.vector_tolerance)
-        assert filled.chunks([max(filled.ids_where(None, None)) + 100]) == {}
+        assert filled.chunks([max(filled.ids_where(ChunkFilter())) + 100]) == {}
 
     def test_dense_ranks_the_closest_chunk_first(self, filled: Store) -> None:
         text = PASSAGES["talks"][1][2]
@@ -179,7 +179,7 @@ class StoreContract:
         assert not filled.knows(terms("zeppelins")[0])
 
     def test_every_ranking_respects_a_filter(self, filled: Store) -> None:
-        allowed = filled.ids_where("budget", None)
+        allowed = filled.ids_where(ChunkFilter(article="budget"))
         assert allowed == {self.key_of(filled, "budget:0")}
         qvec = query("drones struck refineries")
         for ranking in (
@@ -192,20 +192,42 @@ class StoreContract:
 
     def test_filters_by_article_title_and_source(self, filled: Store) -> None:
         talks = {self.key_of(filled, f"talks:{i}") for i in range(3)}
-        assert filled.ids_where("talks", None) == talks  # the article id
-        assert filled.ids_where("Peace talks", None) == talks  # part of the title
-        assert filled.ids_where(None, "talks.txt") == talks  # the source's tail
-        assert filled.ids_where("Peace", "budget.txt") == set()
-        assert len(filled.ids_where(None, None)) == 6
+        assert filled.ids_where(ChunkFilter(article="talks")) == talks  # the article id
+        assert filled.ids_where(ChunkFilter(article="Peace talks")) == talks  # part of the title
+        assert filled.ids_where(ChunkFilter(source="talks.txt")) == talks  # the source's tail
+        assert filled.ids_where(ChunkFilter("Peace", "budget.txt")) == set()
+        assert len(filled.ids_where(ChunkFilter())) == 6
+
+    def test_filter_text_matches_literally(self, store: Place, tmp_path: Path) -> None:
+        """A % or _ in a filter is that character, not a LIKE wildcard; case counts."""
+        write(store, tmp_path)
+        text = "Rates rose by 0.5% at the central bank."
+        source = str(tmp_path / "rates_0.5%.txt")
+        rates = Article("rates", "Rates up 0.5% at the_bank", text, source)
+        with store.writer() as writer:
+            writer.add(rates, embedded([Chunk("rates:0", "rates", 0, text, 0, len(text), 9)]))
+            writer.commit()
+        opened = store.open()
+        only = {self.key_of(opened, "rates:0")}
+        # As wildcards these would match every article: only the one holding them matches.
+        assert opened.ids_where(ChunkFilter(article="%")) == only
+        assert opened.ids_where(ChunkFilter(article="_")) == only
+        assert opened.ids_where(ChunkFilter(source="%.txt")) == only
+        for article_filter in ("_eace talks", "Peace%London", "peace talks"):
+            assert opened.ids_where(ChunkFilter(article=article_filter)) == set(), article_filter
+        assert opened.ids_where(ChunkFilter(source="_alks.txt")) == set()
+        opened.close()
 
     def test_filters_by_date_leaving_out_articles_of_unknown_date(self, filled: Store) -> None:
         drones = {self.key_of(filled, f"drones:{i}") for i in range(2)}
         talks = {self.key_of(filled, f"talks:{i}") for i in range(3)}
-        assert filled.ids_where(None, None, since="2025-03-01") == drones | talks  # inclusive
-        assert filled.ids_where(None, None, since="2025-03-02") == talks
-        assert filled.ids_where(None, None, until="2025-03-06") == drones
-        assert filled.ids_where(None, None, "2025-03-01", "2025-03-07") == drones | talks
-        assert filled.ids_where("Peace", None, until="2025-03-06") == set()
+        assert filled.ids_where(ChunkFilter(since="2025-03-01")) == drones | talks  # inclusive
+        assert filled.ids_where(ChunkFilter(since="2025-03-02")) == talks
+        assert filled.ids_where(ChunkFilter(until="2025-03-06")) == drones
+        assert (
+            filled.ids_where(ChunkFilter(since="2025-03-01", until="2025-03-07")) == drones | talks
+        )
+        assert filled.ids_where(ChunkFilter("Peace", until="2025-03-06")) == set()
 
     def test_article_metadata_comes_back_with_its_chunks(self, filled: Store) -> None:
         talks = filled.chunks([self.key_of(filled, "talks:0")]).popitem()[1]
@@ -228,11 +250,11 @@ class StoreContract:
     def test_a_second_writer_adds_to_the_first(self, store: Place, tmp_path: Path) -> None:
         write(store, tmp_path, ["drones"])
         before = store.open()
-        first = before.ids_where(None, None)
+        first = before.ids_where(ChunkFilter())
         before.close()
         assert write(store, tmp_path, ["talks"]) == {"articles": 2, "chunks": 5}
         opened = store.open()
-        assert first < opened.ids_where(None, None) and len(opened) == 5
+        assert first < opened.ids_where(ChunkFilter()) and len(opened) == 5
         assert opened.lexical("refineries", 5) and opened.lexical("Uzbekistan", 5)
         opened.close()
 
@@ -244,10 +266,10 @@ class StoreContract:
             assert writer.commit() == {"articles": 2, "chunks": 4}
         opened = store.open()
         qvec = query("Ukrainian drones struck two refineries.")
-        assert len(opened) == 4 and opened.ids_where("drones", None) == set()
+        assert len(opened) == 4 and opened.ids_where(ChunkFilter(article="drones")) == set()
         assert opened.lexical("refineries", 5) == [] and not opened.knows(terms("refineries")[0])
         assert len(opened.dense(qvec, 10)) == 4
-        assert {k for k, _ in opened.dense_windows(qvec, 10)} == opened.ids_where(None, None)
+        assert {k for k, _ in opened.dense_windows(qvec, 10)} == opened.ids_where(ChunkFilter())
         opened.close()
 
     def test_a_moved_article_keeps_its_chunks(self, store: Place, tmp_path: Path) -> None:
