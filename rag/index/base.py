@@ -43,14 +43,15 @@ class ChunkFilter:
     """Which articles' chunks a search may return: each condition given must hold, and one
     left out (``None`` or ``""``) holds for every article.
 
-    - ``article``: the article id exactly, or any part of its title;
+    - ``article``: the article id exactly, or any part of its title, in any case
+      (``"peace talks"`` finds "Peace talks": people type titles from memory);
     - ``source``: the source path exactly, or any ending of it (``"talks.txt"``,
       ``"news/talks.txt"``, even ``"alks.txt"`` match ``/data/news/talks.txt``);
     - ``since``, ``until``: ISO dates, both inclusive: published on or after ``since``,
       on or before ``until``; an article of unknown date matches neither.
 
-    Texts match as given, character for character: case counts, and ``%`` or ``_`` are
-    plain characters, not wildcards. Every store kind keeps these meanings.
+    Otherwise texts match character for character: case counts in ids and sources (paths
+    are case-sensitive), and ``%`` or ``_`` are plain characters, not wildcards. Every store kind keeps these meanings.
 
     >>> ChunkFilter().empty, ChunkFilter(source="talks.txt").empty
     (True, False)

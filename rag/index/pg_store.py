@@ -35,7 +35,7 @@ _CHUNK_ROW = (
 # One condition per ChunkFilter field. strpos and right, not LIKE: a % or _ in a filter is a
 # plain character.
 _FILTER_SQL = {
-    "article": "(a.article_id = %(article)s OR strpos(a.title, %(article)s) > 0)",
+    "article": "(a.article_id = %(article)s OR strpos(lower(a.title), lower(%(article)s)) > 0)",
     "source": "(a.source = %(source)s OR right(a.source, length(%(source)s)) = %(source)s)",
     # ISO dates sort as text; a NULL date (unknown) fails both comparisons.
     "since": "a.published >= %(since)s",

@@ -60,7 +60,7 @@ COLUMNS = {
 # One condition per ChunkFilter field. instr and substr, not LIKE: a % or _ in a filter is
 # a plain character and case counts, as in the PostgreSQL store (strpos, right).
 _FILTER_SQL = {
-    "article": "(a.article_id = :article OR instr(a.title, :article) > 0)",
+    "article": "(a.article_id = :article OR instr(lower(a.title), lower(:article)) > 0)",
     "source": "(a.source = :source OR substr(a.source, -length(:source)) = :source)",
     # ISO dates sort as text; a NULL date (unknown) fails both comparisons.
     "since": "a.published >= :since",

@@ -199,7 +199,7 @@ class StoreContract:
         assert len(filled.ids_where(ChunkFilter())) == 6
 
     def test_filter_text_matches_literally(self, store: Place, tmp_path: Path) -> None:
-        """A % or _ in a filter is that character, not a LIKE wildcard; case counts."""
+        """A % or _ in a filter is that character, not a LIKE wildcard; titles ignore case."""
         write(store, tmp_path)
         text = "Rates rose by 0.5% at the central bank."
         source = str(tmp_path / "rates_0.5%.txt")
@@ -213,7 +213,9 @@ class StoreContract:
         assert opened.ids_where(ChunkFilter(article="%")) == only
         assert opened.ids_where(ChunkFilter(article="_")) == only
         assert opened.ids_where(ChunkFilter(source="%.txt")) == only
-        for article_filter in ("_eace talks", "Peace%London", "peace talks"):
+        assert opened.ids_where(ChunkFilter(article="RATES UP 0.5% AT THE_BANK")) == only
+        assert opened.ids_where(ChunkFilter(source="RATES_0.5%.txt")) == set()  # a path
+        for article_filter in ("_eace talks", "Peace%London"):
             assert opened.ids_where(ChunkFilter(article=article_filter)) == set(), article_filter
         assert opened.ids_where(ChunkFilter(source="_alks.txt")) == set()
         opened.close()
