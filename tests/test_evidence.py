@@ -92,6 +92,8 @@ def test_a_summary_keeps_the_lead_sentences_of_the_first_passage() -> None:
     [
         ("Which countries are in the coalition of the willing?", "list"),
         ("And which are out?", "list"),
+        ("Which two countries are leading the coalition?", "lookup"),
+        ("And which three are out?", "lookup"),
         ("How far can Ukraine's drones reach?", "lookup"),
         ("Summarise the Afghanistan article", "summary"),
         ("What is the Week article about?", "summary"),

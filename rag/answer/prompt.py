@@ -74,6 +74,10 @@ _LIST_Q = re.compile(
     r"|^who (?:are|were)\b|^(?:and )?which (?:are|were|is) (?:in|out)\b",
     re.IGNORECASE,
 )
+# "Which two countries lead it?" asks for a stated number of items: a look-up whose answer
+# is one sentence ("UK and France"), not an open list (the bullet shape also invited a
+# third, wrong item: "- Slovakia - Hungary - Croatia" for two vetoing members).
+_COUNTED_Q = re.compile(r"^(?:and )?(?:which|what|name) (?:two|three|four|five|[2-5])\b", re.I)
 _SUMMARY_Q = re.compile(
     r"^(?:please )?(?:summari[sz]e|sum up|give (?:me )?(?:a |the )?(?:summary|gist))\b"
     r"|^what (?:is|are) the (?:\w+ )*(?:article|story|piece)s? (?:about|saying)\b"
@@ -94,8 +98,12 @@ def answer_shape(question: str) -> str:
     ('list', 'explain')
     >>> answer_shape("Summarise the Afghanistan article"), answer_shape("Who is Witkoff?")
     ('summary', 'lookup')
+    >>> answer_shape("Which two countries lead the coalition?")  # a stated number: a look-up
+    'lookup'
     """
     text = question.strip()
+    if _COUNTED_Q.search(text):
+        return "lookup"
     for shape, pattern in (("summary", _SUMMARY_Q), ("list", _LIST_Q), ("explain", _EXPLAIN_Q)):
         if pattern.search(text):
             return shape
