@@ -260,7 +260,9 @@ def test_p_yes_separates_an_answered_question_from_a_false_premise(llm: LocalLLM
     assert 0.0 <= no < 0.45 <= yes <= 1.0, (yes, no)
     # The second prompt shares the first's prefix: llama.cpp's cache kept it.
     again = llm.p_yes(asked)
-    assert again == pytest.approx(yes, abs=0.02)  # batch splits change the last digits
+    # Batch splits change the last digits: by 0.034 on the AVX2 (haswell) variant of the
+    # portable build, under 0.02 on the AVX-512 ones; 0.05 holds on every variant seen.
+    assert again == pytest.approx(yes, abs=0.05)
     # Generation still works after the raw forward passes, and says what p_yes read.
     reply = "".join(llm.stream(asked, max_tokens=8))
     assert reply.strip().lower().startswith("yes")
