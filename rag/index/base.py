@@ -51,7 +51,8 @@ class ChunkFilter:
       on or before ``until``; an article of unknown date matches neither.
 
     Otherwise texts match character for character: case counts in ids and sources (paths
-    are case-sensitive), and ``%`` or ``_`` are plain characters, not wildcards. Every store kind keeps these meanings.
+    are case-sensitive), and ``%`` or ``_`` are plain characters, not wildcards. Every store
+    kind keeps these meanings.
 
     >>> ChunkFilter().empty, ChunkFilter(source="talks.txt").empty
     (True, False)

@@ -58,7 +58,8 @@ COLUMNS = {
 }
 
 # One condition per ChunkFilter field. instr and substr, not LIKE: a % or _ in a filter is
-# a plain character and case counts, as in the PostgreSQL store (strpos, right).
+# a plain character, as in the PostgreSQL store (strpos, right). Titles compare lowered;
+# SQLite's lower() folds ASCII letters only, PostgreSQL's every letter.
 _FILTER_SQL = {
     "article": "(a.article_id = :article OR instr(lower(a.title), lower(:article)) > 0)",
     "source": "(a.source = :source OR substr(a.source, -length(:source)) = :source)",
