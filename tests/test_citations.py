@@ -160,6 +160,23 @@ def test_repoint_moves_a_misattributed_claim_and_leaves_supported_ones() -> None
     assert repoint(text, hits, ["no such sentence"]) == text
 
 
+def test_an_uncited_claim_is_cited_to_the_passage_that_holds_it() -> None:
+    passages = ["Starmer hosted the summit in London on Sunday.", "Drones hit a depot in Russia."]
+    shown = [Hit(f"a:{i}", "a", "T", "x.txt", t, 0, len(t), 1.0) for i, t in enumerate(passages)]
+    text = "Drones hit a depot in Russia. Starmer hosted it [1]. Water boils at 100 degrees."
+    r = resolve(text, shown, repoint_citations=True)
+    cited = "Drones hit a depot in Russia. [1] Starmer hosted it [2]. Water boils at 100 degrees."
+    assert r.text == cited
+    assert [c.hit.text for c in r.citations] == [passages[1], passages[0]]
+    assert r.unsupported == ["Water boils at 100 degrees."]  # no passage holds it: no marker
+    # the step is the re-pointing one: off, the claim stays uncited
+    off = resolve(text, shown, repoint_citations=False)
+    assert off.unsupported == ["Drones hit a depot in Russia.", "Water boils at 100 degrees."]
+    # a short phrase, a question or a refusal is not a claim and gets no marker
+    for plain in ("Drones hit Russia.", "Did drones hit a depot in Russia?", REFUSAL):
+        assert resolve(plain, shown, repoint_citations=True).citations == []
+
+
 @pytest.mark.parametrize(
     ("written", "moved"),
     [

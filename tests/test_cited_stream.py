@@ -28,6 +28,10 @@ TEXTS = [
     "  Troops left [9] Kabul in August [1].  ",
     "The ANSF [Afghan forces] collapsed [1]. Mr. Smith said no. [2] Then, at No. 10 [3]...",
     "[9] Only a dropped marker, then a claim [2].",
+    "Drones hit a fuel depot in Russia overnight. Starmer hosted the summit [1]. Rain fell.",
+    "Starmer hosted the summit in the U.S. Witkoff called the coalition a posture and a pose.",
+    "- Starmer hosted the summit in London\n- Drones hit a fuel depot in Russia\nSo it went.",
+    "[2] Drones hit a fuel depot in Russia overnight. Starmer hosted the summit in London.",
 ]
 
 
@@ -59,6 +63,16 @@ def test_a_misattributed_claim_is_repointed_before_it_is_shown() -> None:
     first = cited.feed('Witkoff called the coalition "a posture and a pose" [1]. Next ')
     assert first == 'Witkoff called the coalition "a posture and a pose" [1]. Next'
     assert cited.resolved().citations[0].hit is HITS[1]  # [1] is now the passage it quotes
+
+
+def test_an_uncited_claim_is_shown_at_once_and_its_marker_follows() -> None:
+    cited = CitedText(HITS)
+    assert cited.feed("Drones hit a fuel depot in Russia overnight.") == (
+        "Drones hit a fuel depot in Russia overnight."
+    )
+    assert cited.feed(" Then") == ""  # held: the marker, if any, goes before it
+    assert cited.feed(" it ended.") == " [1] Then it ended."
+    assert cited.resolved().citations[0].hit is HITS[2]
 
 
 def _kb_with(kb: rag.KnowledgeBase, reply: str) -> rag.KnowledgeBase:

@@ -116,13 +116,13 @@ def test_an_answerable_question_is_answered_right_with_a_valid_citation(
     assert answer.backend == "openai"
     assert is_right(asked, answer.text, answer.abstained), answer.text
     # Greedy output differs between llama.cpp's CPU variants: on the AVX2 one the model
-    # answered right but wrote no marker. Then the pipeline must say the sentence is
-    # uncited rather than pass it as sourced.
-    assert answer.citations or answer.unsupported, answer.text
+    # answered right but wrote no marker; the re-pointing step cites such a claim to the
+    # passage that holds it (rag.answer.repoint), so a citation is required on every variant.
+    assert answer.citations, answer.text
     assert not answer.dropped_citations
     shown = {hit.chunk_id for hit in answer.sources}
     assert all(c.hit.chunk_id in shown for c in answer.citations)
-    assert not answer.citations or asked.article in {c.hit.title for c in answer.citations}
+    assert asked.article in {c.hit.title for c in answer.citations}
 
 
 def test_an_unanswerable_question_is_refused(

@@ -4,9 +4,10 @@
 text that is final as soon as it is given: each sentence is held until it is
 complete (its trailing markers seen), then its markers are moved after the claim
 (:func:`rag.text.markers.markers_after_claims`), re-pointed at the passage that
-holds its words (:mod:`rag.answer.repoint`) and renumbered
-(:func:`rag.text.markers.renumber`). Text before a sentence's first ``[`` is
-given at once, since none of those steps changes it. The streamed text joined
+holds its words, or added after an uncited claim that one passage holds
+(:mod:`rag.answer.repoint`), and renumbered (:func:`rag.text.markers.renumber`).
+Text before a sentence's first ``[``, up to its end, is given at once, since none
+of those steps changes it. The streamed text joined
 is the answer's text; :func:`resolve` is the same for text written at once.
 
 >>> from rag.types import Hit
@@ -30,9 +31,8 @@ from rag.text.markers import (
     RUN_RE,
     markers_after_claims,
     renumber,
-    strip_markers,
 )
-from rag.text.refusals import is_refusal
+from rag.text.refusals import is_claim
 from rag.text.sentences import sentence_spans, split_sentences
 from rag.types import Citation, Hit
 
@@ -113,11 +113,14 @@ class CitedText:
         out = ""
         if end:
             # a sentence given out whole before it was known to end leaves no "[" to change
-            out = self._resolve(self._pending[:end])[self._given :]
+            out = self._resolve(self._pending[:end], self._given)[self._given :]
             self._pending, self._given = self._pending[end:], max(0, self._given - end)
         if not (final or self._marker_first):
             cut = self._pending.find("[")
             safe = self._pending[: len(self._pending) if cut < 0 else cut].rstrip()
+            # Not past the first sentence's end: an uncited claim gets its marker there.
+            spans = sentence_spans(safe, line_breaks=True)
+            safe = safe[: spans[0][1]] if len(spans) > 1 else safe
             out += safe[self._given :]
             self._given = max(self._given, len(safe))
         out = out if self.text else out.lstrip()
@@ -125,11 +128,15 @@ class CitedText:
         self.text += out
         return out
 
-    def _resolve(self, text: str) -> str:
+    def _resolve(self, text: str, shown: int = 0) -> str:
+        """``text`` resolved; its first ``shown`` characters, given out already, stay."""
         if self._marker_first:
             text = markers_after_claims(text)  # "[1] Claim." -> "Claim. [1]"
         if self.repoint_citations:
-            text = repoint(text, self.hits)
+            pointed = repoint(text, self.hits)
+            if not pointed.startswith(text[:shown]):  # a marker would land in shown text
+                pointed = repoint(text, self.hits, attribute=False)
+            text = pointed
         text, dropped = renumber(text, len(self.hits), self.order)
         self.dropped += [n for n in dropped if n not in self.dropped]
         return text
@@ -138,10 +145,3 @@ class CitedText:
 def unsupported_claims(text: str) -> list[str]:
     """Sentences that make a claim (>= 4 words, not a refusal, question or heading) uncited."""
     return [s for s in split_sentences(text) if is_claim(s) and not MARKER_RE.search(s)]
-
-
-def is_claim(sentence: str) -> bool:
-    plain = strip_markers(sentence).strip()
-    if len(plain.split()) < 4 or plain.endswith(("?", ":")):
-        return False
-    return not is_refusal(plain)

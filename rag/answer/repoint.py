@@ -8,6 +8,11 @@ if that one clearly does (``SUPPORTED`` or more, and ``MARGIN`` more than the ci
 ones). A claim no passage supports keeps its citation: nothing is invented, and
 the evaluation still counts it as unsupported.
 
+A claim the model left uncited is given the citation of the shown passage that
+holds the most of its words, by the same rule (``SUPPORTED`` or more; the first
+such passage on a tie), after its closing punctuation, where the claim ends; a
+claim no passage holds stays uncited and is reported as unsupported.
+
 >>> from rag.types import Hit
 >>> texts = ["Starmer hosted talks in London.", 'Witkoff called it "a posture and a pose".']
 >>> hits = [Hit(f"a:{i}", "a", "T", "x.txt", t, 0, len(t), 1.0) for i, t in enumerate(texts)]
@@ -17,6 +22,8 @@ the evaluation still counts it as unsupported.
 >>> text = "Starmer hosted talks [1]. Water boils at 100 degrees [2]."
 >>> repoint(text, hits)
 'Starmer hosted talks [1]. Water boils at 100 degrees [2].'
+>>> repoint("Starmer hosted talks in London. Water boils at 100 degrees.", hits)
+'Starmer hosted talks in London. [1] Water boils at 100 degrees.'
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import re
 from collections.abc import Sequence
 
 from rag.text.markers import MARKER_RE, parse_numbers, strip_markers
+from rag.text.refusals import is_claim
 from rag.text.sentences import split_sentences
 from rag.text.words import overlap, terms
 from rag.types import Hit
@@ -41,8 +49,14 @@ def support(claim: str, passage: str) -> float:
     return overlap(words, set(terms(passage)))
 
 
-def repoint(text: str, hits: Sequence[Hit], sentences: Sequence[str] | None = None) -> str:
-    """``text`` with each misattributed claim's markers replaced by the right source number.
+def repoint(
+    text: str,
+    hits: Sequence[Hit],
+    sentences: Sequence[str] | None = None,
+    attribute: bool = True,
+) -> str:
+    """``text`` with each misattributed claim's markers replaced by the right source number,
+    and (with ``attribute``) each uncited claim cited where one passage holds it.
 
     ``sentences`` are the sentences of ``text`` in order; by default those that
     :func:`rag.text.sentences.split_sentences` finds, which keep a trailing marker.
@@ -52,21 +66,21 @@ def repoint(text: str, hits: Sequence[Hit], sentences: Sequence[str] | None = No
         at = text.find(sentence, pos)
         if at < 0:  # re-joined differently by the splitter: leave it as it is
             continue
-        out += [text[pos:at], _repoint_sentence(sentence, hits)]
+        out += [text[pos:at], _repoint_sentence(sentence, hits, attribute)]
         pos = at + len(sentence)
     out.append(text[pos:])
     return "".join(out)
 
 
-def _repoint_sentence(sentence: str, hits: Sequence[Hit]) -> str:
+def _repoint_sentence(sentence: str, hits: Sequence[Hit], attribute: bool) -> str:
     numbers = [n for n in parse_numbers(sentence) if 1 <= n <= len(hits)]
-    if not numbers:
-        return sentence
+    if not numbers:  # uncited, or citing only sources that were not shown
+        uncited = attribute and not MARKER_RE.search(sentence)
+        return _attribute(sentence, hits) if uncited else sentence
     cited = max(support(sentence, hits[n - 1].text) for n in numbers)
     if cited >= SUPPORTED:
         return sentence
-    scores = [support(sentence, hit.text) for hit in hits]
-    best = max(range(len(hits)), key=lambda i: (scores[i], -i))
+    scores, best = _best(sentence, hits)
     if scores[best] < SUPPORTED or scores[best] - cited < MARGIN:
         return sentence
     # The first marker now names the passage; the others go, with the blanks before them
@@ -75,3 +89,23 @@ def _repoint_sentence(sentence: str, hits: Sequence[Hit]) -> str:
     assert first is not None  # the sentence cites a valid number
     rest = re.sub(r"[ \t]*" + MARKER_RE.pattern, "", sentence[first.end() :], flags=re.I)
     return f"{sentence[: first.start()]}[{best + 1}]{rest}"
+
+
+def _attribute(sentence: str, hits: Sequence[Hit]) -> str:
+    """An uncited claim with the marker of the passage that holds it, else as it is.
+
+    The marker goes after the whole sentence, closing punctuation included, so the
+    words before it, which a stream may have shown already, do not change.
+    """
+    if not hits or not is_claim(sentence):
+        return sentence
+    scores, best = _best(sentence, hits)
+    if scores[best] < SUPPORTED:
+        return sentence
+    return f"{sentence} [{best + 1}]"
+
+
+def _best(sentence: str, hits: Sequence[Hit]) -> tuple[list[float], int]:
+    """Each passage's support for the claim, and the first passage that supports it most."""
+    scores = [support(sentence, hit.text) for hit in hits]
+    return scores, max(range(len(hits)), key=lambda i: (scores[i], -i))

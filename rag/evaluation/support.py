@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from rag.answer.citations import is_claim
 from rag.evaluation.quotes import quote_supports
 from rag.evaluation.records import Question
 from rag.evaluation.text import contains_answer, contains_span
 from rag.text.markers import parse_numbers
+from rag.text.refusals import is_claim
 from rag.text.sentences import split_sentences
 from rag.text.words import content_words, overlap
 from rag.types import Answer

@@ -52,6 +52,15 @@ def is_refusal(text: str) -> bool:
     return _REFUSAL_RE.search(plain) is not None
 
 
+def is_claim(sentence: str) -> bool:
+    """True for a sentence that states something a source must back: four words or more,
+    not a question, a heading ending in ":" or a refusal."""
+    plain = strip_markers(sentence).strip()
+    if len(plain.split()) < 4 or plain.endswith(("?", ":")):
+        return False
+    return not is_refusal(plain)
+
+
 def _normalise(text: str) -> str:
     text = text.lower().replace("’", "'").replace("‘", "'")
     text = re.sub(r"\s+", " ", text)
