@@ -4,7 +4,8 @@ The tables and generations are described in ``rag/index/pg_schema.py``. Vector r
 use the HNSW indexes (cosine; iterative scans, so a filter on the generation never
 leaves a ranking short); a filter (``allowed``) scores its few chunks exactly. Lexical
 search is PostgreSQL's own: BM25 in SQL over the chunks' stemmed terms in a tsvector
-under a GIN index (``rag/index/pg_lexical.py``).
+under a GIN index (``rag/index/pg_lexical.py``), its exact top n found in rounds that
+leave out the chunks that cannot reach it (``rag/index/pg_maxscore.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from rag.index.base import ChunkFilter, IndexSettings, Ranking, StoredChunk
-from rag.index.pg_schema import VISIBLE, connect, redact, require_meta, settings_of, use_vectors
 from rag.index import pg_lexical
+from rag.index.base import ChunkFilter, IndexSettings, Ranking, StoredChunk
+from rag.index.pg_maxscore import Frequencies, Pruned, Step, top
+from rag.index.pg_schema import VISIBLE, connect, redact, require_meta, settings_of, use_vectors
 from rag.types import Chunk
 
 log = logging.getLogger("rag")
@@ -61,7 +63,12 @@ class PgStore:
         self.generation = int(meta["live"])
         self._settings = settings_of(meta)
         self.ranking = "bm25"  # a key of pg_lexical.RANKINGS
+        # BM25 in MaxScore rounds; False: pg_lexical.BM25_SQL, every chunk holding a term
+        # scored and the document frequencies counted on each query (the reference).
+        self.prune = True
         self.stats = self._stats()
+        self.frequencies = Frequencies()  # of this generation's terms
+        self.last_lexical: Pruned | None = None  # what the last BM25 in rounds scored
 
     def _stats(self) -> pg_lexical.Stats:
         docs, avg = self._rows(pg_lexical.STATS_SQL)[0]
@@ -99,6 +106,7 @@ class PgStore:
                      self.generation, live)  # fmt: skip
             self.generation = int(live)
             self.stats = self._stats()
+            self.frequencies = Frequencies()
 
     def __len__(self) -> int:
         return int(self._rows("SELECT count(*) FROM rag_chunks WHERE {visible}")[0][0])
@@ -133,14 +141,34 @@ class PgStore:
         return self._ranking(sql + "ORDER BY best DESC, key LIMIT %(n)s", q=query, n=n, **params)
 
     def lexical(self, query: str, n: int, allowed: set[int] | None = None) -> Ranking:
-        """BM25 in SQL (``rag/index/pg_lexical.py``), above zero only."""
+        """BM25 in SQL (``rag/index/pg_lexical.py``), above zero only: in MaxScore rounds
+        (``rag/index/pg_maxscore.py``), or as the reference when ``prune`` is off."""
         given = pg_lexical.params(query, self.stats)
         if not given["query"]:
             return []
         only = "AND key = ANY(%(keys)s)" if allowed is not None else ""
-        sql = pg_lexical.RANKINGS[self.ranking].replace("{only}", only)
         keys = sorted(allowed) if allowed is not None else None
-        return [(k, s) for k, s in self._ranking(sql, n=n, keys=keys, **given) if s > 0]
+        if self.ranking != "bm25" or not self.prune:
+            sql = pg_lexical.RANKINGS[self.ranking].replace("{only}", only)
+            return [(k, s) for k, s in self._ranking(sql, n=n, keys=keys, **given) if s > 0]
+        words = pg_lexical.unique_terms(query)
+        dfs = self.frequencies.get(words, self._count)
+        sql = pg_lexical.ROUND_SQL.replace("{only}", only)
+        given["dfs"] = [dfs[t] for t in words]
+
+        def one_round(step: Step, n: int) -> tuple[Ranking, int]:
+            matching = pg_lexical.either(step.terms, step.earlier, step.groups)
+            rows = self._rows(sql, **{**given, "query": matching}, n=n, keys=keys)
+            return [(int(k), float(s)) for k, s, _ in rows], int(rows[0][2]) if rows else 0
+
+        # When every allowed chunk fits in the n places there is nothing to leave out.
+        prune = allowed is None or len(allowed) > n
+        self.last_lexical = top(dfs, self.stats.docs, n, one_round, prune)
+        return [(k, s) for k, s in self.last_lexical.ranking if s > 0]
+
+    def _count(self, terms: list[str]) -> dict[str, int]:
+        """Document frequencies of ``terms`` in this generation (through the GIN index)."""
+        return {t: int(df) for t, df in self._rows(pg_lexical.DF_SQL, terms=terms)}
 
     def _ranking(self, sql: str, **params: Any) -> Ranking:
         return [(int(key), float(score)) for key, score in self._rows(sql, **params)]
