@@ -1,1 +1,2 @@
-"""Chunks, windows and vectors on disk: chunking, embedders, the store, BM25, the writer, the retriever."""
+"""Chunks, windows and vectors on disk: chunking, embedders, the store, BM25, the writer,
+the retriever."""

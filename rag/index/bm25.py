@@ -121,9 +121,7 @@ class BM25:
                 out[self.postings[span]] += self.weights[span]  # a term's rows are distinct
         return out
 
-    def top(
-        self, query: str, n: int, allowed: set[int] | None = None
-    ) -> list[tuple[int, float]]:
+    def top(self, query: str, n: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
         """The ``n`` best (doc id, score) pairs with a score above zero, of the ``allowed``
         ids if given; equal scores by id."""
         scores = self.scores(query)

@@ -55,7 +55,7 @@ class HashEmbedder:
         >>> HashEmbedder(0)
         Traceback (most recent call last):
         ...
-        rag.errors.ConfigError: hash embedder takes a dimension from 1 to 65536, e.g. 'hash:64'; got '0'
+        rag.errors.ConfigError: hash embedder takes a dimension from 1 to 65536, ...; got '0'
         """
         if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= self.max_dim:
             given = spec if spec is not None else str(dim)

@@ -14,9 +14,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 
-import faiss
 from rag.index.agreement import check_parts, read_part
 from rag.index.base import ChunkFilter, IndexSettings, Ranking, StoredChunk
 from rag.index.bm25 import BM25
@@ -36,7 +36,9 @@ class FaissStore:
         manifest.verify(directory)
         files, dim = manifest.files, manifest.dim
         self.vectors, self.windows = (
-            read_part(directory / files[role], partial(read_index, dim=dim, layout=manifest.layout(role)))
+            read_part(
+                directory / files[role], partial(read_index, dim=dim, layout=manifest.layout(role))
+            )
             for role in ("vectors", "windows")
         )
         self.table = read_part(directory / files["chunks"], _read_rows)

@@ -71,4 +71,3 @@ def drop_database(server: Any, name: str) -> None:
 
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-

@@ -91,8 +91,10 @@ class PgStore:
         self._follow()
         sql = sql.format(
             visible=VISIBLE,
-            **{alias: VISIBLE.replace("born", f"{alias}.born").replace("died", f"{alias}.died")
-               for alias in "acw"},  # fmt: skip
+            **{
+                alias: VISIBLE.replace("born", f"{alias}.born").replace("died", f"{alias}.died")
+                for alias in "acw"
+            },
         )
         return list(self.conn.execute(sql, {"gen": self.generation, **params}).fetchall())
 

@@ -38,9 +38,7 @@ from rag.index.pg_schema import (
 from rag.text.words import terms
 from rag.types import Article
 
-_ARTICLE = (
-    "article_id, title, text, source, publisher, title_derived, published, author, url"
-)
+_ARTICLE = "article_id, title, text, source, publisher, title_derived, published, author, url"
 
 
 class PgWriter:
@@ -184,8 +182,12 @@ class PgWriter:
         if not chunks:
             return
         self._put_article(article)
-        keys = [row[0] for row in self._rows(
-            "SELECT nextval('rag_chunk_keys') FROM generate_series(1, %(n)s)", n=len(chunks))]
+        keys = [
+            row[0]
+            for row in self._rows(
+                "SELECT nextval('rag_chunk_keys') FROM generate_series(1, %(n)s)", n=len(chunks)
+            )
+        ]
         keys.sort()
         rows = [
             (key, self.generation, c.chunk_id, c.article_id, c.ordinal, c.text, c.start,
@@ -199,8 +201,11 @@ class PgWriter:
                 "(%s, %s, NULL, %s, %s, %s, %s, %s, %s, %s, %s, to_tsvector('simple', %s), %s)",
                 rows,
             )
-            windows = [(key, self.generation, vector)
-                       for key, item in zip(keys, chunks, strict=True) for vector in item.windows]  # fmt: skip
+            windows = [
+                (key, self.generation, vector)
+                for key, item in zip(keys, chunks, strict=True)
+                for vector in item.windows
+            ]
             cur.executemany(
                 "INSERT INTO rag_windows (key, born, vector) VALUES (%s, %s, %s)", windows
             )

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from rag.errors import ConfigError, EngineError, RagError
 from rag.index.base import EmbeddedChunk, StoreWriter
 from rag.index.chunking import ChunkSettings, chunk_article
-from rag.errors import ConfigError, EngineError, RagError
 from rag.index.embedders import Embedder, make_embedder, spec_for
 from rag.index.indexer import _fits as fits  # the local engine's rule: the same chunks
 from rag.index.ray_session import import_ray, start_ray
@@ -167,7 +167,9 @@ def _in_order(rows: Any) -> Iterator[dict[str, Any]]:
     try:
         for batch in rows.iter_batches(batch_size=None, batch_format="numpy"):
             columns = list(batch)
-            yield from (dict(zip(columns, row, strict=True)) for row in zip(*batch.values()))
+            yield from (
+                dict(zip(columns, row, strict=True)) for row in zip(*batch.values(), strict=True)
+            )
     except ray.exceptions.RayError as exc:  # its last line is the cause, e.g. "OSError: ..."
         raise EngineError(f"the Ray run failed, nothing was written: {_last_line(exc)}") from exc
 
@@ -260,7 +262,12 @@ class EmbedStage:
                     vectors[n] = self.embedder.embed([texts[n]])[0]
                 except Exception as exc:
                     errors[n] = _failed("embed", exc)
-        return {"i": batch["i"], "chunk": batch["chunk"], "error": np.array(errors), "vector": vectors}
+        return {
+            "i": batch["i"],
+            "chunk": batch["chunk"],
+            "error": np.array(errors),
+            "vector": vectors,
+        }
 
 
 def _by_article(
@@ -286,7 +293,9 @@ def _by_article(
         yield current, _embedded(parts, dim), error
 
 
-def _embedded(parts: list[tuple[Chunk, np.ndarray, list[np.ndarray]]], dim: int) -> list[EmbeddedChunk]:
+def _embedded(
+    parts: list[tuple[Chunk, np.ndarray, list[np.ndarray]]], dim: int
+) -> list[EmbeddedChunk]:
     empty = np.zeros((0, dim), dtype=np.float32)
     return [
         EmbeddedChunk(chunk, np.asarray(vector), np.stack(wins) if wins else empty)

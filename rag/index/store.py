@@ -15,7 +15,7 @@ Where(kind='faiss', location='index')
 >>> locate("mysql://ann:pw@db/news", "index")
 Traceback (most recent call last):
 ...
-rag.errors.ConfigError: unknown store URL 'mysql://ann@db/news': the scheme must be one of postgresql, postgres (or leave --store out for the FAISS folder --index)
+rag.errors.ConfigError: unknown store URL 'mysql://ann@db/news': the scheme must be one of ...
 """
 
 from __future__ import annotations
@@ -73,9 +73,7 @@ class Where:
     location: str
 
 
-def locate(
-    store: str | None, index: str | Path, env: Mapping[str, str] = os.environ
-) -> Where:
+def locate(store: str | None, index: str | Path, env: Mapping[str, str] = os.environ) -> Where:
     """The store a command works on: ``store`` (a URL, or a kind's name for its folder),
     else ``$RAG_STORE_URL``, else the FAISS folder ``index``."""
     given = store if store is not None else env.get(STORE_ENV) or None

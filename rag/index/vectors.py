@@ -226,9 +226,7 @@ def recall_at_10(found: np.ndarray, truth: np.ndarray, own: np.ndarray | None = 
     return float(np.mean(shares)) if shares else 1.0
 
 
-def tune_nprobe(
-    index: Any, queries: np.ndarray, own: np.ndarray, truth: np.ndarray
-) -> int:
+def tune_nprobe(index: Any, queries: np.ndarray, own: np.ndarray, truth: np.ndarray) -> int:
     """The smallest power-of-two ``nprobe`` (or ``nlist``) reaching ``RECALL_TARGET``."""
     nprobe = 1
     while nprobe < index.nlist:
@@ -237,4 +235,3 @@ def tune_nprobe(
             return nprobe
         nprobe *= 2
     return int(index.nlist)
-
