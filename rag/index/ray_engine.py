@@ -167,9 +167,8 @@ def _in_order(rows: Any) -> Iterator[dict[str, Any]]:
     try:
         for batch in rows.iter_batches(batch_size=None, batch_format="numpy"):
             columns = list(batch)
-            yield from (
-                dict(zip(columns, row, strict=True)) for row in zip(*batch.values(), strict=True)
-            )
+            rows_of = zip(*batch.values(), strict=True)
+            yield from (dict(zip(columns, row, strict=True)) for row in rows_of)
     except ray.exceptions.RayError as exc:  # its last line is the cause, e.g. "OSError: ..."
         raise EngineError(f"the Ray run failed, nothing was written: {_last_line(exc)}") from exc
 
@@ -262,12 +261,8 @@ class EmbedStage:
                     vectors[n] = self.embedder.embed([texts[n]])[0]
                 except Exception as exc:
                     errors[n] = _failed("embed", exc)
-        return {
-            "i": batch["i"],
-            "chunk": batch["chunk"],
-            "error": np.array(errors),
-            "vector": vectors,
-        }
+        out = {"i": batch["i"], "chunk": batch["chunk"], "error": np.array(errors)}
+        return {**out, "vector": vectors}
 
 
 def _by_article(
