@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from ui.render import (
     source_path,
     sources_html,
 )
+from ui.stop import PRESS, Halt
 from ui.worker import in_thread
 
 # Gradio's queue uses a pandas option that pandas 3 deprecates; not ours to fix.
@@ -413,6 +415,91 @@ def test_respond_says_searching_then_writing_with_the_seconds(
     assert writing and writing[-1].startswith(markdown_text("The coalition was"))
     assert len(writing) > len(reply.split())  # the clock also moves between two words
     assert "Writing…" not in displays[-1] and "rag-sources" in displays[-1]
+
+
+class _Writer(ScriptedLLM):
+    """Writes a long answer a word every ``pause`` seconds, after ``first`` seconds of
+    silence; counts its words and says when its stream was closed (the model freed)."""
+
+    name = "local"
+
+    def __init__(self, pause: float = 0.02, first: float = 0.0) -> None:
+        super().__init__(" ".join(["The coalition was called a posture and a pose [1]."] * 40))
+        self.pause, self.first = pause, first
+        self.words, self.closed = 0, threading.Event()
+
+    def stream(self, messages: Sequence[Message], **options: Any) -> Iterator[str]:
+        try:
+            time.sleep(self.first)
+            for word in super().stream(messages, **options):
+                time.sleep(self.pause)
+                self.words += 1
+                yield word
+        finally:
+            self.closed.set()
+
+
+def test_stop_ends_the_answer_from_inside_keeps_its_draft_and_frees_the_model(
+    fresh_kb: rag.KnowledgeBase,
+) -> None:
+    llm, halt = _Writer(), Halt()
+    fresh_kb.use_answerer(LLMAnswerer(llm))
+    shown: list[Turn] = []
+    for turns in respond(fresh_kb, ENVOY, [], "local", K, halted=partial(halt.pressed_since, 0)):
+        shown.append(turns[-1])
+        if len([t for t in shown if t.draft]) == 5:
+            halt.hear(1)  # the page has counted one press of Stop since this answer was asked
+    assert llm.closed.wait(timeout=5)  # its stream is closed: the model is free
+    words = llm.words
+    time.sleep(0.2)
+    assert llm.words == words < 400  # not one word more, and far from the end
+    *writing, final = shown
+    assert len(writing) >= 6 and all(not t.display.endswith(STOPPED) for t in writing)
+    assert final.display.endswith(STOPPED) and not final.ok and final.answer == ""
+    assert final.display.startswith(markdown_text(writing[-1].draft))  # the draft is kept
+
+
+def test_stop_heard_while_the_model_is_silent_ends_the_answer_at_the_next_tick(
+    fresh_kb: rag.KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    llm, halt = _Writer(first=2.0), Halt()  # 2 s before its first word (prompt processing)
+    fresh_kb.use_answerer(LLMAnswerer(llm))
+    monkeypatch.setattr(chat, "TICK", 0.05)
+    steps = respond(fresh_kb, ENVOY, [], "local", K, halted=partial(halt.pressed_since, 0))
+    assert next(steps)[-1].display == SEARCHING
+    halt.hear(1)
+    started = time.monotonic()
+    assert list(steps) == [[Turn(ENVOY, STOPPED)]]
+    assert time.monotonic() - started < 1.0  # not after the model's first word
+    assert llm.closed.wait(timeout=5) and llm.words == 1  # freed at its first word
+
+
+def run_halted(kb: rag.KnowledgeBase, halted: Any) -> list[list[Turn]]:
+    return list(respond(kb, ENVOY, [], "local", K, halted=halted))
+
+
+def test_stop_before_an_answer_starts_asks_nothing_and_an_older_press_stops_nothing(
+    fresh_kb: rag.KnowledgeBase,
+) -> None:
+    llm, halt = _Writer(pause=0.0), Halt()
+    fresh_kb.use_answerer(LLMAnswerer(llm))
+    halt.hear(2)  # pressed after the answer with ticket 1 was asked, while it waited
+    assert run_halted(fresh_kb, partial(halt.pressed_since, 1)) == []
+    assert llm.calls == []
+    halt.hear(1)  # a press told late changes nothing: the count only grows
+    final = last(run_halted(fresh_kb, partial(halt.pressed_since, 2)))
+    assert final.ok and "rag-sources" in final.display  # pressed before it was asked
+    assert llm.words == 400
+
+
+def test_the_answer_event_cancels_nothing(kb: rag.KnowledgeBase) -> None:
+    """Gradio's cancel (``cancels=``) of a running answer could leave an "Error" overlay over
+    the whole chat, swallowing clicks (ui/stop.py): Stop must not use it."""
+    from ui.app import build_app
+
+    dependencies = build_app(kb, backend="extractive").get_config_file()["dependencies"]
+    assert [d["cancels"] for d in dependencies if d["cancels"]] == []
+    assert any(d["js"] == PRESS for d in dependencies)  # Stop is counted in the page
 
 
 def test_in_thread_raises_the_errors_of_the_generator() -> None:

@@ -21,7 +21,7 @@ import errno
 import logging
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,11 +37,12 @@ from rag.index.store import locate
 from rag.ingest.uploads import MAX_FILE_BYTES
 from rag.kb import KnowledgeBase
 from ui.articles import articles_panel, wire
-from ui.chat import Turn, messages, respond, stopped
+from ui.chat import Turn, messages, respond
 from ui.examples import MAX_EXAMPLES, example_questions
 from ui.openai_panel import SessionServer, server_panel
 from ui.policy import UploadPolicy
 from ui.render import markdown_text
+from ui.stop import PRESS, Halt
 from ui.style import CSS, JS, THEME
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
         gr.Markdown(INTRO, elem_classes="rag-intro")
         turns = gr.State([])  # per browser session: Gradio deep-copies it for each visitor
         server = gr.State(SessionServer())  # the session's own OpenAI-compatible server
+        halt = gr.State(Halt())  # the session's Stop presses, as the server heard them
         with gr.Row(equal_height=False):
             with gr.Column(scale=4):
                 chatbot, question, send, stop, examples = _chat_column(kb)
@@ -77,21 +79,19 @@ def build_app(kb: KnowledgeBase, backend: str | None = None) -> gr.Blocks:
                 panel = server_panel()
         articles = articles_panel(kb)
         settings, shown = [turns, choice, k, server, *panel], [chatbot, turns]
+        presses = gr.Number(0, precision=0, visible="hidden", label="Stop presses")
         # Enter, Ask, an example and Retry are one event: while its answer runs, any of them
         # again does nothing (trigger_mode="once" holds per event), and what was typed
-        # meanwhile stays in the box.
+        # meanwhile stays in the box. Stop is no Gradio cancel (see ui/stop.py): the page
+        # counts the press, the answer hears of it and ends itself, marked stopped.
         triggers = [question.submit, send.click, *(b.click for b in examples[1:]), chatbot.retry]
-        asked = gr.on(triggers, _one_answer(kb, chatbot, question, examples[1:]),
-                      [question, *examples[1:], *settings], [question, *shown],
-                      trigger_mode="once", show_progress="hidden", concurrency_id="answer",
-                      api_visibility="private")  # fmt: skip
-        # Cancelling closes the answer's generator, which closes the model's stream; then the
-        # unfinished answer is marked as stopped. Gradio's own progress overlay stays hidden:
-        # the answer shows "Writing… N s" itself, and a cancelled event's overlay could be left
-        # over the chat, swallowing clicks on Retry (seen in the Stop browser test).
-        halted = stop.click(None, cancels=[asked], queue=False, api_visibility="private")
-        halted.then(_stop, turns, shown, queue=False, show_progress="hidden",
-                    api_visibility="private")  # fmt: skip
+        gr.on(triggers, _one_answer(kb, chatbot, question, examples[1:]),
+              [question, *examples[1:], presses, halt, *settings], [question, *shown],
+              trigger_mode="once", show_progress="hidden", concurrency_id="answer",
+              api_visibility="private")  # fmt: skip
+        pressed = stop.click(None, presses, presses, js=PRESS, api_visibility="private")
+        pressed.then(Halt.hear, [halt, presses], None, queue=False, show_progress="hidden",
+                     trigger_mode="multiple", api_visibility="private")  # fmt: skip
         chatbot.clear(lambda: [], None, turns, api_visibility="private")
         wire(articles, kb, [*examples, info], partial(_refreshed, kb))
         gr.api(_ask_endpoint(kb, default), api_name="ask", concurrency_id="answer")
@@ -159,13 +159,13 @@ def _refreshed(kb: KnowledgeBase) -> list[Any]:
 def _answer_handler(kb: KnowledgeBase) -> Any:
     def answer(
         question: str, turns: list[Turn], backend: str, k: float, server: SessionServer,
-        *panel: str,
+        *panel: str, halted: Callable[[], bool] | None = None,
     ) -> Iterator[tuple[list[dict[str, Any]], list[Turn]]]:  # fmt: skip
         own, hint = None, ""
         if backend == "openai":  # the panel's server, else the one RAG_OPENAI_* names
             own, hint = partial(server.answerer_for, *panel), server.hint(*panel)
         for current in respond(kb, question, turns or [], backend, int(k), answerer=own,
-                               hint=hint):  # fmt: skip
+                               hint=hint, halted=halted):  # fmt: skip
             yield messages(current), current
 
     return answer
@@ -180,7 +180,7 @@ def _one_answer(
     answer = _answer_handler(kb)
 
     def asked(evt: gr.EventData, question: str, *values: Any) -> Iterator[tuple[Any, ...]]:
-        labels, settings = values[: len(examples)], values[len(examples) :]
+        labels, (ticket, halt, *settings) = values[: len(examples)], values[len(examples) :]
         box: Any = gr.skip()  # an example or Retry leaves what is typed in the box
         if evt.target in examples:
             question = labels[examples.index(evt.target)]
@@ -188,19 +188,14 @@ def _one_answer(
             turns = settings[0] or []
             if not turns:
                 return
-            question, settings = turns[-1].question, (turns[:-1], *settings[1:])
+            question, settings = turns[-1].question, [turns[:-1], *settings[1:]]
         else:
             box = ""
-        for shown in answer(question, *settings):
+        for shown in answer(question, *settings, halted=partial(halt.pressed_since, ticket)):
             yield box, *shown
             box = gr.skip()
 
     return asked
-
-
-def _stop(turns: list[Turn]) -> tuple[list[dict[str, Any]], list[Turn]]:
-    current = stopped(turns or [])
-    return messages(current), current
 
 
 def _ask_endpoint(kb: KnowledgeBase, default: str) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -121,30 +122,40 @@ def respond(
     *,
     answerer: Callable[[], Answerer | None] | None = None,
     hint: str = "",
+    halted: Callable[[], bool] | None = None,
 ) -> Iterator[list[Turn]]:
     """Yield the conversation after each step: question shown, text streamed, final answer.
 
     ``answerer`` makes this session's own answerer (None: the backend's); ``hint`` follows
-    an error message (what to set up).
+    an error message (what to set up). ``halted`` says whether Stop was pressed for this
+    answer (:mod:`ui.stop`); it is asked before the first step (true: nothing is asked) and
+    at every step after, at least every ``TICK`` seconds: then the model's stream is closed
+    and the last step is the turn marked stopped, its draft kept (:func:`stopped`).
 
     Each step is a new list ending in a new :class:`Turn`; nothing is changed in place,
     so what was yielded stays as it was while the next step is being made.
     """
-    question = (question or "").strip()
-    if not question:
+    question, halted = (question or "").strip(), halted or (lambda: False)
+    if not question or halted():
         return
     yield [*turns, Turn(question, SEARCHING)]
     past, key, started = history(turns), f"a{len(turns)}", time.monotonic()
     turn: Turn | None = None
     try:
         steps = partial(_answer, kb, question, past, backend, k, key, answerer)
-        for step in in_thread(steps, idle=TICK):
-            turn = step or turn  # None: nothing new for TICK seconds, the clock moves on
-            if turn is not None and turn.draft:
-                seconds = time.monotonic() - started
-                turn = Turn(question, writing_display(turn.draft, seconds), draft=turn.draft)
-            if turn is not None:
-                yield [*turns, turn]
+        with closing(in_thread(steps, idle=TICK)) as items:  # closed: the model is free
+            for step in items:
+                turn = step or turn  # None: nothing new for TICK seconds, the clock moves on
+                if halted():
+                    break
+                if turn is not None and turn.draft:
+                    seconds = time.monotonic() - started
+                    turn = Turn(question, writing_display(turn.draft, seconds), draft=turn.draft)
+                if turn is not None:
+                    yield [*turns, turn]
+            else:
+                return
+        yield stopped([*turns, turn or Turn(question, SEARCHING)])  # a finished turn stays
     except RagError as error:
         yield [*turns, Turn(question, error_display(error, hint))]
     except Exception:  # a bug: keep the chat alive, log the traceback for the operator

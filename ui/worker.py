@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
 _DONE = object()
 
 
-def in_thread(make: Callable[[], Iterator[T]], idle: float | None = None) -> Iterator[T | None]:
+def in_thread(
+    make: Callable[[], Iterator[T]], idle: float | None = None
+) -> Generator[T | None, None, None]:
     """Iterate ``make()`` on a new daemon thread; its exceptions are raised here.
 
     With ``idle``, a ``None`` is yielded whenever no item came for that many seconds
