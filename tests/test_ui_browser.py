@@ -53,6 +53,7 @@ K = 10  # the hash embedder ranks the "posture and pose" passage 6th to 8th (Min
 FOLLOW_UPS = ["What did Russia say about it?", "Will it work?", "Who leads it?",
               "And what did Meloni say about it?"]  # fmt: skip
 TIMEOUT = 30_000  # ms
+ASK_TRIES = 10  # Enter presses, a second apart, before a question counts as not taken
 SECRET_KEY = "sk-browser-secret-77"
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 
@@ -124,9 +125,23 @@ class Chat:
         expect(self.page.locator("#backend input")).to_have_value(name)
 
     def ask(self, question: str) -> None:
+        """Ask as a user does: press Enter again while the question stays in the box.
+
+        An Enter in the instant between an answer's last step and the end of its event is
+        ignored (one answer at a time: ``trigger_mode="once"``) and the question stays in
+        the box, as the app promises; a user presses again, and so does this. A second
+        press while an answer runs asks nothing, so this never asks twice.
+        """
         box = self.page.locator("#question textarea")
         box.fill(question)
-        box.press("Enter")
+        for _ in range(ASK_TRIES):
+            box.press("Enter")
+            try:
+                expect(box).to_have_value("", timeout=1_000)  # taken: cleared at submit
+                return
+            except AssertionError:
+                continue
+        raise AssertionError(f"the chat did not take {question!r} in {ASK_TRIES} presses")
 
     def bot(self, i: int) -> Any:
         return self.page.locator("#chat [data-testid='bot']").nth(i)
