@@ -15,10 +15,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rag.text.words import terms
+
+K1, B = 1.2, 0.75  # BM25's usual saturation and length normalisation; every store uses them
+
+
+def idf(docs: Any, df: Any) -> Any:
+    """BM25's (Lucene's, never negative) inverse document frequency: of a term found in
+    ``df`` of ``docs`` chunks; NumPy arrays or plain numbers."""
+    return np.log(1 + (docs - df + 0.5) / (df + 0.5))
 
 
 class BM25:
@@ -29,8 +38,8 @@ class BM25:
         indptr: np.ndarray,
         postings: np.ndarray,
         tf: np.ndarray,
-        k1: float = 1.2,
-        b: float = 0.75,
+        k1: float = K1,
+        b: float = B,
     ) -> None:
         self.ids, self.vocab, self.indptr, self.postings, self.tf = ids, vocab, indptr, postings, tf
         self.k1, self.b = k1, b
@@ -45,9 +54,8 @@ class BM25:
             return np.zeros(0, dtype=np.float32)
         avg = float(self.doc_len.mean()) or 1.0
         df = np.diff(self.indptr)
-        idf = np.log(1 + (len(self.ids) - df + 0.5) / (df + 0.5))
         norm = self.k1 * (1 - self.b + self.b * self.doc_len / avg)
-        per_posting_idf = np.repeat(idf, df)
+        per_posting_idf = np.repeat(idf(len(self.ids), df), df)
         tf = self.tf
         return (per_posting_idf * tf * (self.k1 + 1) / (tf + norm[self.postings])).astype(
             np.float32

@@ -28,9 +28,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.index.bm25 import K1, B
 from rag.text.words import terms
-
-K1, B = 1.2, 0.75  # as rag/index/bm25.py
 
 # A term's document frequency in the generation ({c}), through the GIN index.
 _COUNT = """(SELECT count(*) FROM rag_chunks c WHERE {c}

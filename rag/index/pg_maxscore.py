@@ -37,13 +37,12 @@ with ``d`` alone a chunk of ``b`` reaches 5.29 at most. Theta is then 10.0, abov
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from rag.index.base import Ranking
-from rag.index.pg_lexical import K1
+from rag.index.bm25 import K1, idf
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ class Pruned:
 
 def bound(df: int, docs: int) -> float:
     """The most a term in ``df`` of ``docs`` chunks adds to a chunk's score."""
-    return (K1 + 1) * math.log(1 + (docs - df + 0.5) / (df + 0.5))
+    return (K1 + 1) * float(idf(docs, df))
 
 
 def top(dfs: dict[str, int], docs: int, n: int, score: Round, prune: bool = True) -> Pruned:
