@@ -3,7 +3,7 @@
 By default a private PostgreSQL 18 with pgvector (``rag/index/pg_private.py``, the one
 the ``postgres`` tests start) keeps its data under ``bench/.cache/postgres``: one database
 per corpus size, filled once through the store's own writer (``PgWriter``: one
-transaction, the HNSW indexes built at its commit, here with 4 GB of
+transaction, the HNSW indexes built at its commit, here with 12 GB of
 ``maintenance_work_mem``) and reused while it holds the corpus's chunks. ``--pg URL``
 uses a server of your own instead; its database is rebuilt every run.
 """
@@ -22,7 +22,7 @@ from rag.index.pg_private import create_database, drop_database, private_server,
 from rag.index.pg_schema import connect, redact
 from rag.index.store import STORES
 
-BUILD_MEMORY = "4GB"  # of the private server's 24 GB machine; your server keeps its own
+BUILD_MEMORY = "12GB"  # 1M chunks: the 4M-window graph is ~8 GB; your server keeps its own
 Databases = Callable[[Corpus], str]  # a corpus -> the URL of a database holding it
 
 
