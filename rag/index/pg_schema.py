@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS rag_meta (
 
 def tables(dim: int) -> list[str]:
     """The statements that create the data tables for vectors of ``dim`` numbers, without
-    their HNSW indexes (:data:`HNSW`: built once the first batch is in)."""
+    their HNSW indexes (:func:`hnsw`: built once the first batch is in)."""
     return [
         """CREATE TABLE rag_articles (
             article_id text NOT NULL, born bigint NOT NULL, died bigint, seq bigint NOT NULL,
@@ -75,10 +75,11 @@ def tables(dim: int) -> list[str]:
 # Built by the writer that made the tables, at its commit, over every row at once:
 # pgvector builds an index faster over loaded rows than row by row (and the tables are
 # not visible to any reader before that commit).
-HNSW = (
-    "CREATE INDEX rag_chunks_hnsw ON rag_chunks USING hnsw (vector vector_cosine_ops)",
-    "CREATE INDEX rag_windows_hnsw ON rag_windows USING hnsw (vector vector_cosine_ops)",
-)
+def hnsw(options: str = "") -> tuple[str, ...]:
+    """The two HNSW indexes; ``options`` is a ``WITH (...)`` of build settings
+    (:mod:`rag.index.pg_hnsw`)."""
+    head = "CREATE INDEX rag_{t}_hnsw ON rag_{t} USING hnsw (vector vector_cosine_ops)"
+    return tuple(f"{head.format(t=t)} {options}".rstrip() for t in ("chunks", "windows"))
 
 
 DROP = (

@@ -19,14 +19,13 @@ import numpy as np
 
 from rag.index import pg_lexical
 from rag.index.base import ChunkFilter, IndexSettings, Ranking, StoredChunk
+from rag.index.pg_hnsw import hnsw_settings
 from rag.index.pg_maxscore import Frequencies, Pruned, Step, top
 from rag.index.pg_schema import VISIBLE, connect, redact, require_meta, settings_of, use_vectors
 from rag.types import Chunk
 
 log = logging.getLogger("rag")
 
-# HNSW candidate list: above the retriever's 50 candidates, so a ranking is as deep as asked.
-EF_SEARCH = 200
 WINDOW_DEPTH = 8  # window rows read per chunk wanted (a chunk has several windows)
 
 _CHUNK_ROW = (
@@ -55,7 +54,8 @@ class PgStore:
         try:  # pins them to one state of the index
             meta = require_meta(self.conn, self.location)
             use_vectors(self.conn, self.location)
-            self.conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
+            self.ef_search = hnsw_settings().ef_search  # $RAG_PG_EF_SEARCH
+            self.conn.execute(f"SET hnsw.ef_search = {self.ef_search}")
             _iterative_scans(self.conn)
         except BaseException:
             self.conn.close()
@@ -228,7 +228,7 @@ class PgStore:
 
 def _iterative_scans(conn: Any) -> None:
     """Let a filtered HNSW scan go on until it has its LIMIT (pgvector 0.8 and later);
-    an older pgvector lacks the setting, and EF_SEARCH alone keeps rankings deep."""
+    an older pgvector lacks the setting, and ``hnsw.ef_search`` alone keeps rankings deep."""
     import psycopg
 
     try:

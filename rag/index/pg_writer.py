@@ -21,14 +21,15 @@ from typing import Any
 
 from rag.errors import InputError
 from rag.index.base import EmbeddedChunk, IndexSettings, keeps_previous
+from rag.index.pg_hnsw import Hnsw, hnsw_settings
 from rag.index.pg_schema import (
     DROP,
-    HNSW,
     LOCK_KEY,
     META,
     SCHEMA_VERSION,
     VISIBLE,
     connect,
+    hnsw,
     read_meta,
     redact,
     settings_of,
@@ -44,8 +45,10 @@ _ARTICLE = "article_id, title, text, source, publisher, title_derived, published
 class PgWriter:
     """Generation ``live + 1`` of a PostgreSQL store, until :meth:`commit`."""
 
-    def __init__(self, conn: Any, shown: str, settings: IndexSettings, rebuild: bool) -> None:
-        self.conn, self.location, self.settings = conn, shown, settings
+    def __init__(
+        self, conn: Any, shown: str, settings: IndexSettings, rebuild: bool, graph: Hnsw
+    ) -> None:
+        self.conn, self.location, self.settings, self.graph = conn, shown, settings, graph
         self.made_tables = False  # True: the HNSW indexes are built at commit
         conn.execute(META)
         meta = read_meta(conn, shown)
@@ -70,13 +73,14 @@ class PgWriter:
         unless ``rebuild``; nothing it wrote is kept unless :meth:`commit` is called."""
         url = str(location)
         shown = redact(url)
+        graph = hnsw_settings()  # a bad $RAG_PG_* is refused before anything is written
         conn = connect(url)
         try:
             use_vectors(conn, shown, create=True)
             if not conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
                 raise InputError(f"another 'rag index' is writing {shown}; try again later")
             conn.autocommit = False  # from here, one transaction up to commit()
-            yield cls(conn, shown, settings, rebuild)
+            yield cls(conn, shown, settings, rebuild, graph)
         finally:
             conn.rollback()  # a no-op after commit
             conn.close()  # the advisory lock goes with the session
@@ -90,8 +94,9 @@ class PgWriter:
 
     def _build_hnsw(self) -> None:
         """The HNSW indexes of tables this writer made, over the rows it wrote (in the
-        server's ``maintenance_work_mem``: pgvector builds fast while the graph fits)."""
-        for statement in HNSW:
+        server's ``maintenance_work_mem``: pgvector builds fast while the graph fits), with
+        the build settings of :mod:`rag.index.pg_hnsw`."""
+        for statement in hnsw(self.graph.build_options()):
             self.conn.execute(statement)
 
     def _purge(self, live: int) -> None:
