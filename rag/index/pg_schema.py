@@ -75,11 +75,11 @@ def tables(dim: int) -> list[str]:
 # Built by the writer that made the tables, at its commit, over every row at once:
 # pgvector builds an index faster over loaded rows than row by row (and the tables are
 # not visible to any reader before that commit).
-def hnsw(options: str = "") -> tuple[str, ...]:
+def hnsw(options: str) -> tuple[str, ...]:
     """The two HNSW indexes; ``options`` is a ``WITH (...)`` of build settings
     (:mod:`rag.index.pg_hnsw`)."""
     head = "CREATE INDEX rag_{t}_hnsw ON rag_{t} USING hnsw (vector vector_cosine_ops)"
-    return tuple(f"{head.format(t=t)} {options}".rstrip() for t in ("chunks", "windows"))
+    return tuple(f"{head.format(t=t)} {options}" for t in ("chunks", "windows"))
 
 
 DROP = (

@@ -54,8 +54,8 @@ class PgStore:
         try:  # pins them to one state of the index
             meta = require_meta(self.conn, self.location)
             use_vectors(self.conn, self.location)
-            self.ef_search = hnsw_settings().ef_search  # $RAG_PG_EF_SEARCH
-            self.conn.execute(f"SET hnsw.ef_search = {self.ef_search}")
+            ef_search = hnsw_settings().ef_search  # $RAG_PG_EF_SEARCH
+            self.conn.execute(f"SET hnsw.ef_search = {ef_search}")
             _iterative_scans(self.conn)
         except BaseException:
             self.conn.close()
