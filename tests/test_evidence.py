@@ -49,8 +49,8 @@ def test_the_selector_keeps_numbers_and_shows_only_the_chosen_sentences() -> Non
 def test_a_passage_with_no_chosen_sentence_is_left_out_of_the_prompt_but_numbers_stay() -> None:
     hits = [hit(1, ""), hit(2, "The drones have a range of hundreds of miles.")]
     prompt = build_messages("What range?", hits, exit_line=False)[-1].content
-    assert '<source id="1"' not in prompt
-    assert '<source id="2"' in prompt
+    assert not re.search(r"^\[1\] ", prompt, re.M)
+    assert re.search(r"^\[2\] The drones have a range", prompt, re.M)
 
 
 def test_the_evidence_first_prompt_has_no_refusal_exit_and_fits_the_question() -> None:
