@@ -27,7 +27,7 @@ def _kb_with(kb: rag.KnowledgeBase, llm: ScriptedLLM) -> rag.KnowledgeBase:
 def _source_number(messages: Sequence[Message], needle: str) -> int:
     """The number the prompt gave to the source holding ``needle``."""
     prompt = messages[-1].content
-    opening = re.findall(r"^\[(\d+)\] ", prompt[: prompt.index(needle)], re.M)
+    opening = re.findall(r'<source id="(\d+)"', prompt[: prompt.index(needle)])
     return int(opening[-1])
 
 

@@ -44,7 +44,7 @@ def toy_reader(messages: Sequence[Message | dict[str, str]]) -> str:
     prompt = user.content if isinstance(user, Message) else user["content"]
     question = set(terms(prompt.split("Question:")[-1].split("\n")[0]))
     best, best_n, best_overlap = "", 0, 0
-    for n, body in re.findall(r"^\[(\d+)\] (.*)$", prompt.split("\nQuestion:")[0], re.M):
+    for n, body in re.findall(r'<source id="(\d+)"[^>]*>\n(.*?)\n</source>', prompt, re.S):
         for sentence in re.split(r"(?<=[.!?”\"])\s+", body):
             overlap = len(question & set(terms(sentence)))
             if overlap > best_overlap:

@@ -92,7 +92,7 @@ def test_an_answer_from_an_older_article_says_as_of_its_date(tmp_path: Path) -> 
     def cite(needle: str) -> Callable[[Sequence[Message]], str]:
         def reply(messages: Sequence[Message]) -> str:
             prompt = messages[-1].content
-            n = re.findall(r"^\[(\d+)\] ", prompt[: prompt.index(needle)], re.M)[-1]
+            n = re.findall(r'<source id="(\d+)"', prompt[: prompt.index(needle)])[-1]
             assert 'published="2025-03-0' in prompt  # the date context the model reads
             return f"The envoy wants a {needle} [{n}]."
 

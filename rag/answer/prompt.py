@@ -134,7 +134,10 @@ def build_messages(
     if judge:
         rules = SUMMARY_JUDGE_INSTRUCTION if shape == "summary" else JUDGE_INSTRUCTION
     question = _neutralise(question.strip())
-    user = f"Sources:\n{format_sources(hits)}\n\nQuestion: {question}\n{rules}"
+    # The judge asks about the evidence-first prompt's sources: the same blocks, so the
+    # answer that follows reuses the evaluated prefix.
+    sources = format_sources(hits, by_article=judge or not exit_line)
+    user = f"Sources:\n{sources}\n\nQuestion: {question}\n{rules}"
     return [
         Message("system", SYSTEM_RULES),
         *_recent_history(history),
@@ -142,19 +145,24 @@ def build_messages(
     ]
 
 
-def format_sources(hits: Sequence[Hit]) -> str:
-    """The hits grouped by article: one ``<source>`` block per article (its title and date
-    once), each passage inside on its own line after its number, ``[n] text``, numbered
-    in hit order. A hit with no text is left out, numbers kept.
+def format_sources(hits: Sequence[Hit], by_article: bool = False) -> str:
+    """The hits as numbered ``<source id="n" title=...>`` blocks, one per hit; a hit with no
+    text is left out, numbers kept. An article's date, when known, is given so a "when"
+    question can be answered from it.
 
-    Evidence-first prompts show sentences from two or three passages of the same article
-    (overlapping chunks, neighbouring sections): one title per article instead of one per
-    passage took a quarter of the prompt's tokens off, and llama.cpp reads the prompt
-    before the first token (README, "What the first token waits for").
+    ``by_article`` (evidence-first prompts): one ``<source title=...>`` block per article,
+    its title and date once, each of its passages on its own line as ``[n] text``, numbered
+    in hit order. Evidence sentences come from two or three passages of the same article
+    (overlapping chunks, neighbouring sections), and a title per passage was a quarter of
+    the prompt that llama.cpp reads before the first token (README, "What the first token
+    waits for"). Whole passages (the refusal-exit prompt of the openai backend) keep a block
+    each: there the bundled model, behind llama.cpp's server, refused q036 with one title
+    per article and answered it with a title per passage (tests/test_llama_server.py).
 
     >>> a1 = Hit("a:0", "a", "Drones", "x", "Drones fly.", 0, 11, 0.9)
     >>> a2 = Hit("a:1", "a", "Drones", "x", "Far.", 12, 16, 0.8)
-    >>> print(format_sources([a1, Hit("b:0", "b", "Kabul", "y", "It fell.", 0, 8, 0.7), a2]))
+    >>> b = Hit("b:0", "b", "Kabul", "y", "It fell.", 0, 8, 0.7)
+    >>> print(format_sources([a1, b, a2], by_article=True))
     <source title="Drones">
     [1] Drones fly.
     [3] Far.
@@ -163,6 +171,13 @@ def format_sources(hits: Sequence[Hit]) -> str:
     [2] It fell.
     </source>
     """
+    if not by_article:
+        return "\n".join(
+            f'<source id="{i}" title="{_attribute(hit.title)}"{_date(hit)}>\n'
+            f"{_neutralise(hit.text.strip())}\n</source>"
+            for i, hit in enumerate(hits, start=1)
+            if hit.text.strip()
+        )
     groups: dict[str, list[tuple[int, Hit]]] = {}
     for i, hit in enumerate(hits, start=1):
         if hit.text.strip():
