@@ -136,7 +136,7 @@ def build_messages(
     question = _neutralise(question.strip())
     # The judge asks about the evidence-first prompt's sources: the same blocks, so the
     # answer that follows reuses the evaluated prefix.
-    sources = format_sources(hits, by_article=judge or not exit_line)
+    sources = format_articles(hits) if judge or not exit_line else format_sources(hits)
     user = f"Sources:\n{sources}\n\nQuestion: {question}\n{rules}"
     return [
         Message("system", SYSTEM_RULES),
@@ -145,24 +145,34 @@ def build_messages(
     ]
 
 
-def format_sources(hits: Sequence[Hit], by_article: bool = False) -> str:
-    """The hits as numbered ``<source id="n" title=...>`` blocks, one per hit; a hit with no
-    text is left out, numbers kept. An article's date, when known, is given so a "when"
-    question can be answered from it.
+def format_sources(hits: Sequence[Hit]) -> str:
+    """The hits as numbered ``<source>`` blocks; a hit with no text is left out, numbers kept.
+    An article's date, when known, is given so a "when" question can be answered from it."""
+    blocks = [
+        f'<source id="{i}"{_about(hit)}>\n{_neutralise(hit.text.strip())}\n</source>'
+        for i, hit in enumerate(hits, start=1)
+        if hit.text.strip()
+    ]
+    return "\n".join(blocks)
 
-    ``by_article`` (evidence-first prompts): one ``<source title=...>`` block per article,
-    its title and date once, each of its passages on its own line as ``[n] text``, numbered
-    in hit order. Evidence sentences come from two or three passages of the same article
-    (overlapping chunks, neighbouring sections), and a title per passage was a quarter of
-    the prompt that llama.cpp reads before the first token (README, "What the first token
-    waits for"). Whole passages (the refusal-exit prompt of the openai backend) keep a block
-    each: there the bundled model, behind llama.cpp's server, refused q036 with one title
-    per article and answered it with a title per passage (tests/test_llama_server.py).
+
+def format_articles(hits: Sequence[Hit]) -> str:
+    """The hits as one ``<source>`` block per article (evidence-first prompts): its title and
+    date once, each of its passages on its own line as ``[n] text``, numbered in hit order;
+    a hit with no text is left out, numbers kept.
+
+    Evidence sentences come from two or three passages of the same article (overlapping
+    chunks, neighbouring sections), and a title per passage was a quarter of the prompt
+    that llama.cpp reads before the first token (README, "What the first token waits
+    for"). Whole passages (the refusal-exit prompt of the openai backend) keep
+    :func:`format_sources`: there the bundled model, behind llama.cpp's server, refused
+    q036 with one title per article and answered it with a title per passage
+    (tests/test_llama_server.py).
 
     >>> a1 = Hit("a:0", "a", "Drones", "x", "Drones fly.", 0, 11, 0.9)
     >>> a2 = Hit("a:1", "a", "Drones", "x", "Far.", 12, 16, 0.8)
     >>> b = Hit("b:0", "b", "Kabul", "y", "It fell.", 0, 8, 0.7)
-    >>> print(format_sources([a1, b, a2], by_article=True))
+    >>> print(format_articles([a1, b, a2]))
     <source title="Drones">
     [1] Drones fly.
     [3] Far.
@@ -171,25 +181,20 @@ def format_sources(hits: Sequence[Hit], by_article: bool = False) -> str:
     [2] It fell.
     </source>
     """
-    if not by_article:
-        return "\n".join(
-            f'<source id="{i}" title="{_attribute(hit.title)}"{_date(hit)}>\n'
-            f"{_neutralise(hit.text.strip())}\n</source>"
-            for i, hit in enumerate(hits, start=1)
-            if hit.text.strip()
-        )
-    groups: dict[str, list[tuple[int, Hit]]] = {}
+    articles: dict[str, list[tuple[int, Hit]]] = {}
     for i, hit in enumerate(hits, start=1):
         if hit.text.strip():
-            groups.setdefault(hit.article_id or hit.title, []).append((i, hit))
+            articles.setdefault(hit.article_id or hit.title, []).append((i, hit))
     blocks = []
-    for passages in groups.values():
-        first = passages[0][1]
+    for passages in articles.values():
         lines = "\n".join(f"[{i}] {_one_line(hit.text)}" for i, hit in passages)
-        blocks.append(
-            f'<source title="{_attribute(first.title)}"{_date(first)}>\n{lines}\n</source>'
-        )
+        blocks.append(f"<source{_about(passages[0][1])}>\n{lines}\n</source>")
     return "\n".join(blocks)
+
+
+def _about(hit: Hit) -> str:
+    """The title and date attributes of a hit's ``<source>`` tag."""
+    return f' title="{_attribute(hit.title)}"{_date(hit)}'
 
 
 def _one_line(text: str) -> str:
