@@ -6,9 +6,12 @@ from pathlib import Path
 import pytest
 
 import rag
+from rag.answer import followup
+from rag.answer.question import standalone_query
 from rag.errors import InputError
 from rag.index.bm25 import BM25, terms
 from rag.index.retrieval import SearchOptions, rrf
+from rag.llm.base import Message
 
 from conftest import ROOT
 
@@ -115,3 +118,38 @@ def test_paraphrased_questions_find_their_passage_in_the_top_5(
     found = len(questions) - len(missed)
     print(f"paraphrases found in the top 5: {found} of {len(questions)}; missed {missed}")
     assert found >= max(25, PARAPHRASES_FOUND), missed
+
+
+# Issue 10's chat: "Which countries are in the coalition of the willing?", then this.
+OUT = "And which are out?"
+IN_TURNS = [
+    Message("user", "Which countries are in the coalition of the willing?"),
+    Message("assistant", "The UK and France lead it; the Baltic states may join."),
+]
+WHO_IS_OUT = "Poland, Spain and Germany are not expected to send troops"
+
+
+def test_a_follow_up_finds_the_passage_its_own_words_point_at(minilm_kb: rag.KnowledgeBase) -> None:
+    joined = minilm_kb.retriever.search(standalone_query(OUT, IN_TURNS), SearchOptions())
+    assert not any(WHO_IS_OUT in h.text for h in joined)  # the previous question drowns "out"
+    query, hits = followup.retrieve(OUT, IN_TURNS, minilm_kb.retriever, SearchOptions())
+    assert query == standalone_query(OUT, IN_TURNS) and len(hits) == 5
+    assert any(WHO_IS_OUT in h.text for h in hits)
+    assert len({h.chunk_id for h in hits}) == 5
+    # The scores the abstain policy reads stay those of the joined query where it has them.
+    by_id = {h.chunk_id: h for h in minilm_kb.retriever.search(query, SearchOptions(k=50))}
+    assert all(h.dense_score == by_id[h.chunk_id].dense_score for h in hits if h.chunk_id in by_id)
+
+
+def test_a_question_that_stands_alone_is_searched_as_it_is(hash_kb: rag.KnowledgeBase) -> None:
+    question = "How many drones does Ukraine make a month?"
+    for turns in ([], IN_TURNS, [Message("user", " "), Message("assistant", "x")]):
+        query, hits = followup.retrieve(question, turns, hash_kb.retriever, SearchOptions(k=3))
+        assert query == question
+        assert hits == hash_kb.retriever.search(question, SearchOptions(k=3))
+
+
+def test_a_follow_up_keeps_the_users_filters(hash_kb: rag.KnowledgeBase) -> None:
+    options = SearchOptions(k=4, article="Kabul")
+    _, hits = followup.retrieve(OUT, IN_TURNS, hash_kb.retriever, options)
+    assert len(hits) == 4 and all("Kabul" in h.title for h in hits)

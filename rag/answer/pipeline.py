@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from rag.answer import followup
 from rag.answer.answerability import (
     SET_ASIDE_NOTE,
     UNKNOWN_NAME_MIN_P_YES,
@@ -24,7 +25,7 @@ from rag.answer.citations import CitedText
 from rag.answer.dating import as_of_note
 from rag.answer.evidence import EvidenceSelector
 from rag.answer.prompt import answer_shape
-from rag.answer.question import as_messages, clean_question, standalone_query
+from rag.answer.question import as_messages, clean_question
 from rag.errors import BackendError, IncompleteResponse
 from rag.index.retrieval import Searcher, SearchOptions
 from rag.llm.base import Message
@@ -58,8 +59,7 @@ def answer_stream(
     started = time.perf_counter()
     question = clean_question(question)
     turns = as_messages(history)
-    query = standalone_query(question, turns)
-    hits = retriever.search(query, options)
+    query, hits = followup.retrieve(question, turns, retriever, options)
     timings = {"retrieval": time.perf_counter() - started}
     base = Answer(
         question=question,

@@ -6,8 +6,9 @@ reciprocal rank, optional MMR. The rankings come from a store (``rag/index/base.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from rag.ingest.dates import check_iso_date
 from rag.types import Hit
 
 MODES = ("hybrid", "dense", "bm25")
+K = TypeVar("K", bound=Hashable)  # what rrf() fuses: store keys, or chunk ids
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,9 @@ class SearchOptions:
         return ChunkFilter(self.article, self.source, self.since, self.until)
 
 
-def rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
+def rrf(rankings: list[list[K]], k: int) -> dict[K, float]:
     """Reciprocal rank fusion: sum of 1 / (k + rank) over the rankings an id is in."""
-    fused: dict[int, float] = {}
+    fused: dict[K, float] = {}
     for ranking in rankings:
         for rank, item in enumerate(ranking, start=1):
             fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
