@@ -176,11 +176,11 @@ def test_a_point_question_is_correct_with_half_its_points() -> None:
 
 def test_the_question_set_loads_as_typed_records() -> None:
     questions = load_questions(QUESTIONS)
-    assert len(questions) == 200 and questions[0].id == "q001"
+    assert len(questions) == 208 and questions[0].id == "q001"
     pointed = [q for q in questions if q.points]
-    assert {q.kind for q in pointed} == {"list", "summary", "why_how"} and len(pointed) == 21
+    assert {q.kind for q in pointed} == {"list", "summary", "why_how"} and len(pointed) == 22
     assert all(q.answers == q.points[0] for q in pointed)
-    assert sum(q.kind == "unanswerable_near_miss" for q in questions) == 8
+    assert sum(q.kind == "unanswerable_near_miss" for q in questions) == 9
     assert all(q.spans for q in questions if q.answerable)
     assert any(len(q.spans) == 2 for q in questions) and any(q.history for q in questions)
     # --limit spreads its slice over the file, so the unanswerable tail is in it too
@@ -241,7 +241,7 @@ def test_points_parse_into_tuples_of_alternatives() -> None:
 def test_ids_select_questions_in_file_order_and_unknown_ids_are_user_errors() -> None:
     picked = load_questions(QUESTIONS, ids=["q172", "q001", "q200"])
     assert [q.id for q in picked] == ["q001", "q172", "q200"]
-    with pytest.raises(InputError, match=r"id\(s\) 'q999', 'x1' in .*run from q001 to q200"):
+    with pytest.raises(InputError, match=r"id\(s\) 'q999', 'x1' in .*run from q001 to q208"):
         load_questions(QUESTIONS, ids=["q001", "q999", "x1"])
     assert Settings.from_args(args(ids="q001, q008,")).ids == ("q001", "q008")
     with pytest.raises(InputError, match="--ids needs at least one question id"):
@@ -466,12 +466,12 @@ def test_the_good_pipeline_writes_every_report_file(good: Outcome) -> None:
     names = {p.name for p in good.out_dir.iterdir()}
     assert {"report.json", "report.md", "chart.png", "failures.txt"} <= names
     report = json.loads((good.out_dir / "report.json").read_text(encoding="utf-8"))
-    assert report["settings"]["backend"] == "extractive" and len(report["questions"]) == 200
+    assert report["settings"]["backend"] == "extractive" and len(report["questions"]) == 208
     assert set(SCORE_NAMES) <= report["scores"].keys()
-    # point recall: the mean over the 21 point questions, overall and per kind
+    # point recall: the mean over the 22 point questions, overall and per kind
     recalls = [r.point_recall for r in good.results if r.point_recall is not None]
-    assert len(recalls) == 21
-    assert report["scores"]["point_recall"] == pytest.approx(sum(recalls) / 21)
+    assert len(recalls) == 22
+    assert report["scores"]["point_recall"] == pytest.approx(sum(recalls) / 22)
     assert report["by_kind"]["factual"]["point_recall"] is None
     assert report["by_kind"]["list"]["point_recall"] is not None
     md = (good.out_dir / "report.md").read_text(encoding="utf-8")
@@ -485,7 +485,7 @@ def test_the_good_pipeline_writes_every_report_file(good: Outcome) -> None:
 
 def test_the_good_pipeline_scores_well_enough_to_compare_against(good: Outcome) -> None:
     s = good.scores
-    assert s.questions == 200 and s.answerable == 165
+    assert s.questions == 208 and s.answerable == 169
     assert s.hit_at_k is not None and s.hit_at_k > 0.6
     assert s.correct is not None and s.correct > 0.3
     assert s.citation_recall is not None and s.citation_recall > 0.9
