@@ -146,6 +146,43 @@ def test_an_answer_streams_as_it_is_written(own_hash_kb: rag.KnowledgeBase) -> N
     assert "".join(i for i in items if isinstance(i, str)).strip() == final.text
 
 
+class CountingLLM(EvidenceLLM):
+    """Counts the pieces the answerer pulled, and whether it stopped the stream."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.pulled, self.stopped = 0, False
+
+    def stream(self, messages, *, max_tokens=512, temperature=0.0):  # type: ignore[no-untyped-def]
+        try:
+            for piece in super().stream(messages, max_tokens=max_tokens, temperature=temperature):
+                self.pulled += 1
+                yield piece
+        except GeneratorExit:
+            self.stopped = True
+            raise
+
+
+COPIED = "They reach hundreds of miles [1].\nThe coalition is a curious term [3].\nMore [4]."
+
+
+def test_a_look_up_answer_ends_at_its_first_line_and_the_model_is_stopped(
+    own_hash_kb: rag.KnowledgeBase,
+) -> None:
+    llm = CountingLLM(COPIED)
+    own_hash_kb.use_answerer(LLMAnswerer(llm, evidence_first=True))
+    answer = own_hash_kb.ask(DRONES, backend="scripted-evidence")
+    assert answer.text == "They reach hundreds of miles [1]."
+    assert llm.stopped and llm.pulled < len(COPIED.split(" "))
+
+
+def test_a_list_answer_keeps_every_line(own_hash_kb: rag.KnowledgeBase) -> None:
+    llm = CountingLLM("- UK [1]\n- France [2]\n- Italy [3]")
+    own_hash_kb.use_answerer(LLMAnswerer(llm, evidence_first=True))
+    answer = own_hash_kb.ask("Which countries are in the coalition?", backend="scripted-evidence")
+    assert answer.text.count("\n") == 2 and "Italy" in answer.text and not llm.stopped
+
+
 @pytest.mark.slow  # the hash embedder's scores let this question through to the model
 def test_an_out_of_corpus_question_is_still_refused_before_the_model(
     own_minilm_kb: rag.KnowledgeBase,

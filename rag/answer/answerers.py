@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from rag.answer.budget import fit_hits
-from rag.answer.prompt import build_messages
+from rag.answer.prompt import answer_shape, build_messages
 from rag.errors import InputError
 from rag.llm.base import LLM, Message
 from rag.types import Hit
@@ -115,4 +115,34 @@ class LLMAnswerer:
         shown = self._shown(question, hits, history)
         messages = build_messages(question, shown, history, exit_line=not self.evidence_first)
         # temperature 0: the same question over the same sources gives the same answer.
-        yield from self.llm.stream(messages, max_tokens=self.max_tokens, temperature=0.0)
+        pieces = self.llm.stream(messages, max_tokens=self.max_tokens, temperature=0.0)
+        if self.evidence_first and answer_shape(question) == "lookup":
+            pieces = first_paragraph(pieces)
+        yield from pieces
+
+
+def first_paragraph(pieces: Iterator[str]) -> Iterator[str]:
+    r"""The pieces up to the first line break after some text; the model is stopped there.
+
+    A look-up is answered in a sentence or two. After it, the bundled model often went on
+    to copy the next evidence lines it had read ("'Coalition of the willing' is a curious
+    term to revive..."), a line each, unasked.
+
+    >>> "".join(first_paragraph(iter(["\nKabul fell", " [1].\n", "[2] Other."])))
+    '\nKabul fell [1].'
+    """
+    seen = ""
+    try:
+        for piece in pieces:
+            text = seen + piece
+            cut = text.find("\n", len(text) - len(text.lstrip()))  # blank lines first: kept
+            if cut >= 0:
+                if cut > len(seen):
+                    yield text[len(seen) : cut]
+                return
+            seen = text
+            yield piece
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()  # stops generation now, not at max_tokens
