@@ -32,6 +32,7 @@ TEXTS = [
     "Starmer hosted the summit in the U.S. Witkoff called the coalition a posture and a pose.",
     "- Starmer hosted the summit in London\n- Drones hit a fuel depot in Russia\nSo it went.",
     "[2] Drones hit a fuel depot in Russia overnight. Starmer hosted the summit in London.",
+    "Starmer hosted it because [1] he wanted to. Drones hit a depot, the result of [3] a plan. [2]",
 ]
 
 
@@ -56,6 +57,13 @@ def test_markers_split_across_pieces_are_renumbered_whole() -> None:
     out = [cited.feed(p) for p in ("Claim [", "3", "]. Other [1", ", 3]. Bad [8].")]
     assert "".join(out) + cited.close() == "Claim [1]. Other [1][2]. Bad."
     assert out[0] == "Claim"  # the words before a marker are given out at once
+
+
+def test_a_marker_written_as_a_word_moves_to_its_sentence_end() -> None:
+    text = "Starmer hosted the summit because [1] he wanted to. UK [1] and France lead [2]."
+    assert resolve(text, HITS).text == (
+        "Starmer hosted the summit because he wanted to. [1] UK [1] and France lead [2]."
+    )
 
 
 def test_a_misattributed_claim_is_repointed_before_it_is_shown() -> None:

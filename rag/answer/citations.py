@@ -132,6 +132,8 @@ class CitedText:
         """``text`` resolved; its first ``shown`` characters, given out already, stay."""
         if self._marker_first:
             text = markers_after_claims(text)  # "[1] Claim." -> "Claim. [1]"
+        moved = markers_as_words_to_end(text)
+        text = moved if moved.startswith(text[:shown]) else text
         if self.repoint_citations:
             pointed = repoint(text, self.hits)
             if not pointed.startswith(text[:shown]):  # a marker would land in shown text
@@ -145,3 +147,26 @@ class CitedText:
 def unsupported_claims(text: str) -> list[str]:
     """Sentences that make a claim (>= 4 words, not a refusal, question or heading) uncited."""
     return [s for s in split_sentences(text) if is_claim(s) and not MARKER_RE.search(s)]
+
+
+# A marker run the model wrote as a word of its sentence: after a function word, before
+# a lowercase one ("because [1] it should", "the result of [1] his messaging").
+_FUNCTION_WORDS = "of|to|because|that|as|in|from|by|with|for|on|at|and|but|or|the|a|an|since|while"
+_MARKER_AS_WORD = re.compile(
+    rf"\b(?i:{_FUNCTION_WORDS})(?P<gap>[ \t]+)(?P<run>(?i:{RUN_RE.pattern}))(?=[ \t]+[a-z])"
+)
+
+
+def markers_as_words_to_end(text: str) -> str:
+    """Move each marker run written as a word inside a sentence to the sentence's end.
+
+    A run after a name ("UK [1] and France [2] lead it") cites that name and stays.
+
+    >>> markers_as_words_to_end("It grew because [1] it should. Then [2] fell.")
+    'It grew because it should. [1] Then [2] fell.'
+    """
+    for match in reversed(list(_MARKER_AS_WORD.finditer(text))):
+        end = next(e for s, e in sentence_spans(text, line_breaks=True) if s <= match.start() < e)
+        cut = match.start("gap")
+        text = f"{text[:cut]}{text[match.end() : end]} {match['run']}{text[end:]}"
+    return text
