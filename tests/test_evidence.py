@@ -4,6 +4,7 @@ without a refusal exit, and a refusal despite the evidence becomes a quote of th
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -12,6 +13,7 @@ from rag.answer.answerers import LLMAnswerer
 from rag.answer.evidence import EvidenceSelector
 from rag.answer.prompt import answer_shape, build_messages
 from rag.index.embedders import HashEmbedder
+from rag.llm.base import Message
 from rag.llm.scripted import ScriptedLLM
 from rag.text.refusals import REFUSAL
 from rag.types import Answer, Hit
@@ -153,7 +155,9 @@ class CountingLLM(EvidenceLLM):
         super().__init__(reply)
         self.pulled, self.stopped = 0, False
 
-    def stream(self, messages, *, max_tokens=512, temperature=0.0):  # type: ignore[no-untyped-def]
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int = 512, temperature: float = 0.0
+    ) -> Iterator[str]:
         try:
             for piece in super().stream(messages, max_tokens=max_tokens, temperature=temperature):
                 self.pulled += 1

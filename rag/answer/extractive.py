@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answer.question import standalone_query
+from rag.answer.question import previous_question, standalone_query
 from rag.errors import InputError
 from rag.index.embedders import Embedder
 from rag.llm.base import Message
@@ -128,7 +128,8 @@ class ExtractiveAnswerer:
     ) -> list[_Sentence]:
         """The sentences of the answer, best first; empty when the hits do not support one."""
         asked = list(dict.fromkeys(terms(question)))
-        before = [t for t in dict.fromkeys(terms(_previous_question(history))) if t not in asked]
+        earlier = terms(previous_question(history) or "")
+        before = [t for t in dict.fromkeys(earlier) if t not in asked]
         weights = {t: 1.0 for t in asked} | {t: HISTORY_WEIGHT for t in before}
         core = asked or before  # the words an answer must cover
         sentences = _sentences(hits)
@@ -179,10 +180,6 @@ class ExtractiveAnswerer:
         if len(found) < min(2, len(core)):
             return False
         return close or sum(idf[t] for t in found) / sum(idf[t] for t in core) >= self.min_support
-
-
-def _previous_question(history: Sequence[Message]) -> str:
-    return next((m.content for m in reversed(history) if m.role == "user"), "")
 
 
 def _sentences(hits: Sequence[Hit]) -> list[_Sentence]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rag.answer.question import standalone_query
+from rag.answer.question import previous_question, standalone_query
 from rag.index.retrieval import Searcher, SearchOptions, rrf
 from rag.llm.base import Message
 from rag.types import Hit
@@ -29,7 +29,7 @@ def retrieve(
 ) -> tuple[str, list[Hit]]:
     """The query the question stands for, and its hits (``options.k`` of them)."""
     query = standalone_query(question, turns)
-    previous = next((m.content for m in reversed(turns) if m.role == "user"), "")
+    previous = previous_question(turns) or ""
     if query == question or not previous.strip():  # not a follow-up, or nothing before it
         return query, retriever.search(query, options)
     topic = retriever.search(previous, replace(options, k=1, mmr=None))

@@ -67,11 +67,16 @@ def standalone_query(question: str, history: Sequence[Message]) -> str:
     A question that leans on the conversation (pronouns, "and ...", under two content
     words) is joined with the previous user question, so the retriever sees the topic.
     """
-    previous = [m.content for m in history if m.role == "user"]
-    if not previous:
+    previous = previous_question(history)
+    if previous is None:
         return question
     # Few content words of its own ("Who?", "Why so?") leans on the topic before;
     # "Summarise the Afghanistan article" names its own and stands alone.
     if _FOLLOW_UP.search(question) or len(terms(question)) < 2:
-        return f"{question} ({previous[-1]})"
+        return f"{question} ({previous})"
     return question
+
+
+def previous_question(history: Sequence[Message]) -> str | None:
+    """The last user turn's text, or None in a chat's first question."""
+    return next((m.content for m in reversed(history) if m.role == "user"), None)
