@@ -101,6 +101,18 @@ def test_a_summary_keeps_the_lead_sentences_of_the_first_passage() -> None:
         ("What is the Week article about?", "summary"),
         ("Why did the Afghan army collapse?", "explain"),
         ("What did Trump's special envoy call the coalition?", "lookup"),
+        # plurals asked for are lists; singulars and "what was/has/does" stay look-ups
+        ("Which commentators does The Week quote?", "list"),
+        ("What jobs has the earliest drone been used for?", "list"),
+        ("What kinds of targets have the drones been hitting?", "list"),
+        ("Whose reactions to the deal does the article quote?", "list"),
+        ("What gains for Afghans does the Kabul piece list?", "list"),
+        ("What kind of aircraft were the men clinging to?", "lookup"),
+        ("What was the target of the drone mission?", "lookup"),
+        ("What does Witkoff think of it?", "lookup"),
+        ("Whose idea was the coalition?", "lookup"),
+        ("Can you sum up the article on the drone strikes?", "summary"),
+        ("Could you please summarise the Kabul piece?", "summary"),
     ],
 )
 def test_answer_shape(question: str, shape: str) -> None:

@@ -178,3 +178,32 @@ def test_terms_normalise_possessives_and_suffixes() -> None:
     assert terms("Russia's drone strikes were striking") == ["russia", "dron", "strik", "strik"]
     words = ("stopped", "countries", "analysis")
     assert [stem(w) for w in words] == ["stop", "country", "analysis"]
+
+
+def test_a_summary_is_the_leads_first_sentences() -> None:
+    # The pipeline puts the article's lead passage first for a summary (summarises_from_lead).
+    lead = "Kabul fell after 20 years. The army folded in days. Leaders had said it would not. " + (
+        "The airport filled with people."
+    )
+    text = answer("Summarise the Kabul article", [lead, WITKOFF])
+    assert text == (
+        "Kabul fell after 20 years. [1] The army folded in days. [1] "
+        "Leaders had said it would not. [1]"
+    )
+    assert ExtractiveAnswerer.summarises_from_lead
+
+
+def test_a_list_may_quote_more_sentences_than_a_look_up() -> None:
+    texts = [
+        f"{country} is among the countries expected to send troops, {who} said."
+        for country, who in [
+            ("Britain", "Starmer"),
+            ("France", "Macron"),
+            ("Finland", "officials"),
+            ("Estonia", "diplomats"),
+            ("Canada", "a source"),
+        ]
+    ]
+    listed = split_sentences(answer("Which countries are expected to send troops?", texts))
+    looked_up = split_sentences(answer("Are countries expected to send troops?", texts))
+    assert len(listed) == 5 and len(looked_up) == 3

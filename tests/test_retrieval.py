@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.answer import followup
+from rag.answer import followup, publishers
 from rag.answer.question import standalone_query
 from rag.errors import InputError
 from rag.index.bm25 import BM25, terms
@@ -153,3 +153,40 @@ def test_a_follow_up_keeps_the_users_filters(hash_kb: rag.KnowledgeBase) -> None
     options = SearchOptions(k=4, article="Kabul")
     _, hits = followup.retrieve(OUT, IN_TURNS, hash_kb.retriever, options)
     assert len(hits) == 4 and all("Kabul" in h.title for h in hits)
+
+
+THE_WEEK_Q = "Which countries does The Week name as unlikely or reluctant to commit troops?"
+
+
+def test_a_question_naming_a_publisher_prefers_its_passages(minilm_kb: rag.KnowledgeBase) -> None:
+    plain = minilm_kb.retriever.search(THE_WEEK_Q, SearchOptions())
+    assert {h.publisher for h in plain[:2]} == {"Sky News"}  # the other outlet's story leads
+    hits = publishers.search(minilm_kb.retriever, THE_WEEK_Q, SearchOptions(), THE_WEEK_Q)
+    assert len(hits) == 5 and {h.publisher for h in hits} == {"The Week"}
+    assert any("Italy isn't expected to take part" in h.text for h in hits[:1])
+    # Naming both outlets keeps both in the top 5.
+    both = "What do Sky News and The Week say about the coalition's reluctant members?"
+    hits = publishers.search(minilm_kb.retriever, both, SearchOptions(), both)
+    assert {h.publisher for h in hits} == {"Sky News", "The Week"}
+
+
+def test_a_question_naming_no_publisher_is_searched_as_it_is(hash_kb: rag.KnowledgeBase) -> None:
+    for question in ("Who is in the coalition?", "What does the Weekly Post say?"):
+        options = SearchOptions(k=4, mmr=0.7)
+        plain = hash_kb.retriever.search(question, options)
+        assert publishers.search(hash_kb.retriever, question, options, question) == plain
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What does The Week say?", ["The Week"]),
+        ("Give me the gist of Sky's piece", ["Sky News"]),
+        ("According to Sky News and The Week, who is in?", ["Sky News", "The Week"]),
+        ("What happened the week before?", []),  # case counts
+        ("What did Skyline Weekly report?", []),  # whole words only
+        ("What is the sky like?", []),
+    ],
+)
+def test_named_publishers(question: str, named: list[str]) -> None:
+    assert publishers.named_publishers(question, ["Sky News", "The Week", ""]) == named

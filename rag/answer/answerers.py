@@ -83,6 +83,11 @@ class LLMAnswerer:
         self.name = llm.name
 
     @property
+    def summarises_from_lead(self) -> bool:
+        """Evidence first: a summary reads the best article's lead first (rag.answer.pipeline)."""
+        return self.evidence_first
+
+    @property
     def ready(self) -> bool:
         """False while the model still has to be loaded (the local one loads lazily)."""
         return bool(getattr(self.llm, "loaded", True))

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from rag.answer.prompt import answer_shape
 from rag.answer.question import previous_question, standalone_query
 from rag.errors import InputError
 from rag.index.embedders import Embedder
@@ -51,6 +52,11 @@ EXTRA_RATIO = 0.7  # a 2nd/3rd sentence must score at least this share of the be
 COSINE_WEIGHT = 1.0
 MIN_COSINE = 0.3
 K1, B = 1.2, 0.75
+# A summary is the lead's first sentences (the pipeline puts the article's lead passage
+# first: ``summarises_from_lead``); a list may take more sentences than a look-up.
+SUMMARY_SENTENCES = 3
+LIST_SENTENCES = 5
+LIST_RATIO = 0.5  # a list's later sentences must score this share of the best one
 
 _QUOTE_Q = re.compile(r"\b(?:say|said|says|call(?:ed|s)?|describ\w*|tell|told|quot\w*|warn\w*)\b")
 _NUMBER_Q = re.compile(
@@ -101,6 +107,8 @@ class ExtractiveAnswerer:
     # No model judges answerability here, so the pipeline's check for names the index
     # has never seen (rag.answer.answerability.unknown_names) refuses near misses instead.
     refuses_unknown_names = True
+    # "Summarise ..." gets the best article's lead passage first (rag.answer.pipeline).
+    summarises_from_lead = True
 
     def __init__(
         self, min_support: float = 0.15, max_sentences: int = 3, embedder: Embedder | None = None
@@ -133,6 +141,9 @@ class ExtractiveAnswerer:
         weights = {t: 1.0 for t in asked} | {t: HISTORY_WEIGHT for t in before}
         core = asked or before  # the words an answer must cover
         sentences = _sentences(hits)
+        shape = answer_shape(question)
+        if shape == "summary":
+            return [s for s in sentences if s.hit_index == 0 and s.finished][:SUMMARY_SENTENCES]
         if not core or not sentences:
             return []
         idf = _idf(weights, sentences)
@@ -141,9 +152,12 @@ class ExtractiveAnswerer:
             for score, s, close in self._ranked(question, history, sentences, weights, idf)
             if score > 0 and self._supports(s, core, idf, close) and _adds(s, weights)
         ]
+        most, ratio = (
+            (LIST_SENTENCES, LIST_RATIO) if shape == "list" else (self.max_sentences, EXTRA_RATIO)
+        )
         picked: list[_Sentence] = []
-        for score, sentence in ranked[: self.max_sentences * 3]:
-            if len(picked) == self.max_sentences or score < EXTRA_RATIO * ranked[0][0]:
+        for score, sentence in ranked[: most * 3]:
+            if len(picked) == most or score < ratio * ranked[0][0]:
                 break
             if not picked or (sentence.finished and not _repeats(sentence, picked)):
                 picked.append(sentence)

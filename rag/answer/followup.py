@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from rag.answer import publishers
 from rag.answer.question import previous_question, standalone_query
 from rag.index.retrieval import Searcher, SearchOptions, rrf
 from rag.llm.base import Message
@@ -31,10 +32,10 @@ def retrieve(
     query = standalone_query(question, turns)
     previous = previous_question(turns) or ""
     if query == question or not previous.strip():  # not a follow-up, or nothing before it
-        return query, retriever.search(query, options)
+        return query, publishers.search(retriever, query, options, question)
     topic = retriever.search(previous, replace(options, k=1, mmr=None))
     wide = replace(options, k=options.candidates)
-    joined = retriever.search(query, wide)
+    joined = publishers.search(retriever, query, wide, question)
     if not topic:  # the filters leave nothing the previous question could find
         return query, joined[: options.k]
     own = retriever.search(question, replace(wide, article=topic[0].article_id))

@@ -75,12 +75,14 @@ def answer_stream(
     if early is not None:
         yield from _refusal(base, started, early)
         return
+    if getattr(answerer, "summarises_from_lead", False) and answer_shape(question) == "summary":
+        hits = base.sources = _summary_hits(retriever, query, hits)
     run = _Run(
         question, turns, hits, hits, answerer, base, started, CitedText(hits, repoint_citations)
     )
     stream = _generate(run)
     if selector is not None and getattr(answerer, "evidence_first", False):
-        _select_evidence(run, retriever, selector, query)
+        _select_evidence(run, selector, query)
         stream = _evidence_stream(run)
     late = _refused_after(run, retriever)
     if late is not None:
@@ -98,16 +100,10 @@ def _refused_before(question: str, hits: list[Hit], policy: AbstainPolicy) -> st
     return None
 
 
-def _select_evidence(
-    run: _Run, retriever: Searcher, selector: EvidenceSelector, query: str
-) -> None:
+def _select_evidence(run: _Run, selector: EvidenceSelector, query: str) -> None:
     """Evidence first: pick the sentences the answerer reads, then ask if they answer."""
     base, timings = run.base, run.base.timings
-    shape = answer_shape(run.question)
-    if shape == "summary":
-        run.hits = base.sources = _summary_hits(retriever, query, run.hits)
-        run.cited = CitedText(run.hits, run.cited.repoint_citations)
-    run.shown = selector.shown(query, run.hits, shape)
+    run.shown = selector.shown(query, run.hits, answer_shape(run.question))
     timings["evidence"] = time.perf_counter() - run.started - timings["retrieval"]
     base.p_answerable = _answerability(run.answerer, run.question, run.shown, run.turns)
 

@@ -68,10 +68,17 @@ JUDGE_INSTRUCTION = (
 SUMMARY_JUDGE_INSTRUCTION = (
     "Are the sources above about what the user asks to summarise? Reply with Yes or No only."
 )
+# Words ending in "s" that are not plural nouns, after "which"/"what"/"whose".
+_NOT_PLURAL = r"(?!(?:was|is|has|does|says|this|its|his|us|as|yes|news)\b)"
 _LIST_Q = re.compile(
     r"^(?:which|what) (?:\w+ )?(?:countries|nations|states|people|leaders|members|items|"
     r"things|weapons|groups|places|cities|names|ones)\b|^(?:list|name)\b|\bwhich (?:are|were)\b"
-    r"|^who (?:are|were)\b|^(?:and )?which (?:are|were|is) (?:in|out)\b",
+    r"|^who (?:are|were)\b|^(?:and )?which (?:are|were|is) (?:in|out)\b"
+    # a plural asked for: "Which commentators does ...", "What jobs has ...", "Whose
+    # reactions ...", "What kinds of targets ...", "... does the piece list?"
+    r"|^(?:and )?(?:which|what) (?:[\w-]+ )?" + _NOT_PLURAL + r"\w+s (?:are|were|do|does|did|has"
+    r"|have|had)\b|^(?:which|what) (?:\w+ ){0,2}?(?:kinds|types|sorts) of\b"
+    r"|^whose " + _NOT_PLURAL + r"\w+s\b|\b(?:list|name)\?$",
     re.IGNORECASE,
 )
 # "Which two countries lead it?" asks for a stated number of items: a look-up whose answer
@@ -79,7 +86,8 @@ _LIST_Q = re.compile(
 # third, wrong item: "- Slovakia - Hungary - Croatia" for two vetoing members).
 _COUNTED_Q = re.compile(r"^(?:and )?(?:which|what|name) (?:two|three|four|five|[2-5])\b", re.I)
 _SUMMARY_Q = re.compile(
-    r"^(?:please )?(?:summari[sz]e|sum up|give (?:me )?(?:a |the )?(?:summary|gist))\b"
+    r"^(?:please |(?:can|could|would|will) you (?:please )?)?"
+    r"(?:summari[sz]e|sum up|give (?:me )?(?:a |the )?(?:summary|gist))\b"
     r"|^what (?:is|are) the (?:\w+ )*(?:article|story|piece)s? (?:about|saying)\b"
     r"|^(?:tl;?dr|summary)\b",
     re.IGNORECASE,
@@ -100,6 +108,10 @@ def answer_shape(question: str) -> str:
     ('summary', 'lookup')
     >>> answer_shape("Which two countries lead the coalition?")  # a stated number: a look-up
     'lookup'
+    >>> answer_shape("Which commentators does it quote?"), answer_shape("What was the target?")
+    ('list', 'lookup')
+    >>> answer_shape("Can you sum up the drones article?")
+    'summary'
     """
     text = question.strip()
     if _COUNTED_Q.search(text):
