@@ -418,6 +418,7 @@ class MadeUpAnswerer:
     """Fluent, cited, and ignores the sources."""
 
     name = "made-up"
+    summarises_from_lead = True  # retrieves what the extractive answerer does
 
     def stream(
         self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
@@ -432,6 +433,7 @@ class ShiftedAnswerer:
 
     name = "shifted"
     refuses_unknown_names = ExtractiveAnswerer.refuses_unknown_names
+    summarises_from_lead = ExtractiveAnswerer.summarises_from_lead
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.inner = ExtractiveAnswerer(embedder=kb.embedder)
@@ -533,13 +535,11 @@ def test_shifted_citation_numbers_collapse_citation_scores_not_correctness(
     assert bad.citation_precision is not None and bad.citation_precision < 0.5
 
 
-# Shifted numbers that re-pointing (rag/answer/repoint.py) leaves wrong. q184 quotes "A huge
-# planning and reconnaissance effort underpins Ukraine's long-range drone strikes." and the
-# shift cites the drone article's opening chunk, which holds exactly 60% of the sentence's
-# stemmed words (plan, long, rang, dron, strik, ukrain): enough for attribution.SUPPORTED to
-# keep the citation, while the eval's unstemmed support rule finds 33% there. An id leaves
-# this set when the step repairs it (the test then fails until it is removed).
-UNREPAIRED = {"q184"}
+# Shifted numbers that re-pointing (rag/answer/repoint.py) leaves wrong. q184 was one (its
+# quote held 60% of its stemmed words in the wrong chunk) until an extractive summary became
+# the article's lead sentences, which the step re-points. An id leaves this set when the step
+# repairs it (the test then fails until it is removed).
+UNREPAIRED: set[str] = set()
 
 
 def test_the_citation_check_repairs_shifted_numbers(

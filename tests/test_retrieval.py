@@ -162,8 +162,11 @@ def test_a_question_naming_a_publisher_prefers_its_passages(minilm_kb: rag.Knowl
     plain = minilm_kb.retriever.search(THE_WEEK_Q, SearchOptions())
     assert {h.publisher for h in plain[:2]} == {"Sky News"}  # the other outlet's story leads
     hits = publishers.search(minilm_kb.retriever, THE_WEEK_Q, SearchOptions(), THE_WEEK_Q)
-    assert len(hits) == 5 and {h.publisher for h in hits} == {"The Week"}
-    assert any("Italy isn't expected to take part" in h.text for h in hits[:1])
+    assert len(hits) == 5 and [h.publisher for h in hits[:2]] == ["The Week"] * 2
+    assert "Italy isn't expected to take part" in hits[0].text
+    assert sum(h.publisher == "The Week" for h in hits) > sum(
+        h.publisher == "The Week" for h in plain
+    )
     # Naming both outlets keeps both in the top 5.
     both = "What do Sky News and The Week say about the coalition's reluctant members?"
     hits = publishers.search(minilm_kb.retriever, both, SearchOptions(), both)

@@ -1,5 +1,11 @@
 """An answerer without a language model: quote the 1-3 hit sentences that best answer.
 
+A list question may take up to 5 sentences, and a summary is the first 3 sentences of
+the best article's lead passage (the pipeline hands it first: ``summarises_from_lead``);
+the question's shape is :func:`rag.answer.prompt.answer_shape`. Measured on the halves
+(correct, tuning / test): 0.635 / 0.619 before, 0.682 / 0.631 after; list sizes 4 to 6
+and summaries of 3 to 5 sentences scored the same on the tuning half.
+
 Sentences are scored lexically (BM25 with IDF over the hit sentences) and, given the
 index's embedder, by meaning too: each sentence's cosine similarity to the question
 (the standalone query of a follow-up) is added to its lexical score, and a sentence
