@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -33,6 +34,9 @@ TEXTS = [
     "- Starmer hosted the summit in London\n- Drones hit a fuel depot in Russia\nSo it went.",
     "[2] Drones hit a fuel depot in Russia overnight. Starmer hosted the summit in London.",
     "Starmer hosted it because [1] he wanted to. Drones hit a depot, the result of [3] a plan. [2]",
+    "NATO has 2,951 jets, according to [3]. According to [2], Witkoff called it a pose.",
+    "According to the notes, Starmer hosted it [1]. It was accordingly in London, a city [1].",
+    "According to [1], Starmer hosted the summit [1]. Drones hit a depot according to [3] and [1].",
 ]
 
 
@@ -64,6 +68,16 @@ def test_a_marker_written_as_a_word_moves_to_its_sentence_end() -> None:
     assert resolve(text, HITS).text == (
         "Starmer hosted the summit because he wanted to. [1] UK [1] and France lead [2]."
     )
+
+
+def test_a_marker_used_as_the_sources_name_goes_to_the_sentence_end() -> None:
+    text = "Drones hit a fuel depot, according to [3]. According to [1], Starmer hosted the summit."
+    expected = "Drones hit a fuel depot. [1] Starmer hosted the summit. [2]"
+    assert resolve(text, HITS).text == expected
+    cited = CitedText(HITS)
+    shown = [cited.feed(word) for word in re.findall(r"\S+\s*", text)] + [cited.close()]
+    assert "".join(shown) == expected  # "according to" was held back, never shown
+    assert shown[0] == "Drones" and not any("ccording" in piece for piece in shown)
 
 
 def test_a_misattributed_claim_is_repointed_before_it_is_shown() -> None:

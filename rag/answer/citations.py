@@ -6,8 +6,11 @@ complete (its trailing markers seen), then its markers are moved after the claim
 (:func:`rag.text.markers.markers_after_claims`), re-pointed at the passage that
 holds its words, or added after an uncited claim that one passage holds
 (:mod:`rag.answer.repoint`), and renumbered (:func:`rag.text.markers.renumber`).
+A marker written as a word ("because [1] it", "according to [1]") moves to its
+sentence's end first (:func:`markers_as_words_to_end`, :func:`according_to_markers`).
 Text before a sentence's first ``[``, up to its end, is given at once, since none
-of those steps changes it. The streamed text joined
+of those steps changes it, except a trailing comma or start of "according to", which
+waits for the next piece. The streamed text joined
 is the answer's text; :func:`resolve` is the same for text written at once.
 
 >>> from rag.types import Hit
@@ -121,6 +124,7 @@ class CitedText:
             # Not past the first sentence's end: an uncited claim gets its marker there.
             spans = sentence_spans(safe, line_breaks=True)
             safe = safe[: spans[0][1]] if len(spans) > 1 else safe
+            safe = _HELD.sub("", safe)  # ", according to" waits to see if a marker follows
             out += safe[self._given :]
             self._given = max(self._given, len(safe))
         out = out if self.text else out.lstrip()
@@ -132,8 +136,9 @@ class CitedText:
         """``text`` resolved; its first ``shown`` characters, given out already, stay."""
         if self._marker_first:
             text = markers_after_claims(text)  # "[1] Claim." -> "Claim. [1]"
-        moved = markers_as_words_to_end(text)
-        text = moved if moved.startswith(text[:shown]) else text
+        for move in (markers_as_words_to_end, according_to_markers):
+            moved = move(text)
+            text = moved if moved.startswith(text[:shown]) else text
         if self.repoint_citations:
             pointed = repoint(text, self.hits)
             if not pointed.startswith(text[:shown]):  # a marker would land in shown text
@@ -169,4 +174,42 @@ def markers_as_words_to_end(text: str) -> str:
         end = next(e for s, e in sentence_spans(text, line_breaks=True) if s <= match.start() < e)
         cut = match.start("gap")
         text = f"{text[:cut]}{text[match.end() : end]} {match['run']}{text[end:]}"
+    return text
+
+
+# "X, according to [1]." and "According to [1], X.": the marker used as the source's name.
+# While streaming, a trailing comma and any start of "according to" wait for the next piece
+# (_HELD), so the phrase can still be dropped when a marker follows it.
+_ACCORDING = "according to"
+_HELD = re.compile(
+    r"(?:[,;]|[,;]?[ \t]*\b(?i:"
+    + "|".join(re.escape(_ACCORDING[:n]) for n in range(len(_ACCORDING), 0, -1))
+    + r"))[ \t]*$"
+)
+_ACCORDING_END = re.compile(
+    rf"[ \t]*[,;]?[ \t]*\b(?i:according to)[ \t]+(?P<run>(?i:{RUN_RE.pattern}))"
+    r"[ \t]*(?P<stop>[.!?])"
+)
+_ACCORDING_START = re.compile(
+    rf"^(?P<indent>[ \t]*)According to[ \t]+(?P<run>(?i:{RUN_RE.pattern}))[ \t]*,[ \t]*(?=\w)"
+)
+
+
+def according_to_markers(text: str) -> str:
+    """Move a marker written as the source's name ("according to [1]") to its sentence's end.
+
+    >>> according_to_markers("NATO has 2,951 jets, according to [1]. According to [2], it grew.")
+    'NATO has 2,951 jets. [1] It grew. [2]'
+    >>> according_to_markers("According to the brigadier, panic spread [1].")
+    'According to the brigadier, panic spread [1].'
+    """
+    text = _ACCORDING_END.sub(lambda m: f"{m['stop']} {m['run']}", text)
+    for start, end in reversed(sentence_spans(text, line_breaks=True)):
+        match = _ACCORDING_START.match(text[start:end])
+        if match is None:
+            continue
+        body = text[start + match.end() : end].rstrip()
+        run = "" if MARKER_RE.search(body) else f" {match['run']}"  # cited already: drop it
+        claim = f"{match['indent']}{body[:1].upper()}{body[1:]}{run}"
+        text = f"{text[:start]}{claim}{text[start + len(text[start:end].rstrip()) :]}"
     return text
