@@ -111,6 +111,7 @@ def test_a_summary_keeps_the_lead_sentences_of_the_first_passage() -> None:
         ("What was the target of the drone mission?", "lookup"),
         ("What does Witkoff think of it?", "lookup"),
         ("Whose idea was the coalition?", "lookup"),
+        ("What is the drone's name?", "lookup"),
         ("Can you sum up the article on the drone strikes?", "summary"),
         ("Could you please summarise the Kabul piece?", "summary"),
     ],

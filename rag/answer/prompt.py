@@ -78,7 +78,7 @@ _LIST_Q = re.compile(
     # reactions ...", "What kinds of targets ...", "... does the piece list?"
     r"|^(?:and )?(?:which|what) (?:[\w-]+ )?" + _NOT_PLURAL + r"\w+s (?:are|were|do|does|did|has"
     r"|have|had)\b|^(?:which|what) (?:\w+ ){0,2}?(?:kinds|types|sorts) of\b"
-    r"|^whose " + _NOT_PLURAL + r"\w+s\b|\b(?:list|name)\?$",
+    r"|^whose " + _NOT_PLURAL + r"\w+s\b|\b(?:does|do|did)\b[^?]*\b(?:list|name)\?$",
     re.IGNORECASE,
 )
 # "Which two countries lead it?" asks for a stated number of items: a look-up whose answer
