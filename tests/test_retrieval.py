@@ -193,3 +193,8 @@ def test_a_question_naming_no_publisher_is_searched_as_it_is(hash_kb: rag.Knowle
 )
 def test_named_publishers(question: str, named: list[str]) -> None:
     assert publishers.named_publishers(question, ["Sky News", "The Week", ""]) == named
+
+
+def test_a_publisher_called_the_news_is_not_named_by_every_the() -> None:
+    assert publishers.named_publishers("The coalition: who is in?", ["The News"]) == []
+    assert publishers.named_publishers("What does The News say?", ["The News"]) == ["The News"]

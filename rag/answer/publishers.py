@@ -33,6 +33,7 @@ from rag.index.retrieval import Searcher, SearchOptions, rrf
 from rag.types import Hit
 
 _SUFFIXES = (" News", " Online")  # "Sky News" is also "Sky"
+_NOT_A_NAME = {"The", "A", "An", "Daily", "Evening"}  # "The News" is not also "The"
 # The named publisher's ranking counts half as much as the full one: at 1 (plain
 # reciprocal-rank fusion) q142, which names The Week for one half of a two-article
 # question, lost its other article's passage from the top 5; at 0.5 it keeps it and every
@@ -45,7 +46,8 @@ def named_publishers(question: str, publishers: Iterable[str]) -> list[str]:
     """The publishers, of those given, that the question names (sorted)."""
     found = []
     for name in sorted({p for p in publishers if p.strip()}):
-        forms = [name] + [name[: -len(s)] for s in _SUFFIXES if name.endswith(s)]
+        short = [name[: -len(s)] for s in _SUFFIXES if name.endswith(s)]
+        forms = [name] + [f for f in short if f.split() and f.split()[-1] not in _NOT_A_NAME]
         if any(re.search(rf"(?<!\w){re.escape(form)}(?!\w)", question) for form in forms):
             found.append(name)
     return found
