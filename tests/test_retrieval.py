@@ -20,6 +20,10 @@ def test_rrf_rewards_agreement() -> None:
     fused = rrf([[1, 2, 3], [3, 1, 4]], k=60)
     assert max(fused, key=fused.__getitem__) == 1
     assert fused[4] < fused[2] < fused[3]
+    weighted = rrf([[1, 2, 3], [3, 1, 4]], k=60, weights=(1.0, 0.5))
+    assert weighted[1] == 1 / 61 + 0.5 / 62 and weighted[2] == fused[2]
+    with pytest.raises(ValueError):
+        rrf([[1], [2]], k=60, weights=(1.0,))  # one weight per ranking
 
 
 def test_bm25_roundtrip_without_pickle(tmp_path: Path) -> None:

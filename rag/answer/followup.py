@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from rag.answer import publishers
 from rag.answer.question import previous_question, standalone_query
-from rag.index.retrieval import Searcher, SearchOptions, rrf
+from rag.index.retrieval import Searcher, SearchOptions, fuse_hits
 from rag.llm.base import Message
 from rag.types import Hit
 
@@ -39,13 +39,6 @@ def retrieve(
     if not topic:  # the filters leave nothing the previous question could find
         return query, joined[: options.k]
     own = retriever.search(question, replace(wide, article=topic[0].article_id))
-    return query, _fused(joined, own, options)
-
-
-def _fused(joined: list[Hit], own: list[Hit], options: SearchOptions) -> list[Hit]:
-    """The best ``options.k`` of both rankings; a hit keeps its scores from the joined
-    query where it has them (the abstain policy reads them), the fused score as ``score``."""
-    fused = rrf([[h.chunk_id for h in joined], [h.chunk_id for h in own]], options.rrf_k)
-    by_id = {h.chunk_id: h for h in [*own, *joined]}  # joined last: its scores win
-    best = sorted(fused.items(), key=lambda pair: -pair[1])[: options.k]
-    return [replace(by_id[chunk_id], score=round(score, 6)) for chunk_id, score in best]
+    # A hit keeps its scores from the joined query where it has them (the abstain policy
+    # reads them); the fused score is its ``score``.
+    return query, fuse_hits([joined, own], options.k, options.rrf_k)

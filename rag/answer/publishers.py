@@ -29,7 +29,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from rag.index.retrieval import Searcher, SearchOptions, rrf
+from rag.index.retrieval import Searcher, SearchOptions, fuse_hits
 from rag.types import Hit
 
 _SUFFIXES = (" News", " Online")  # "Sky News" is also "Sky"
@@ -60,11 +60,5 @@ def search(retriever: Searcher, query: str, options: SearchOptions, asked: str) 
     names = set(named_publishers(asked, {h.publisher for h in wide}))
     if not names:
         return wide[: options.k]
-    fused = rrf([[h.chunk_id for h in wide]], options.rrf_k)
-    own = rrf([[h.chunk_id for h in wide if h.publisher in names]], options.rrf_k)
-    scores = {
-        chunk_id: score + OWN_WEIGHT * own.get(chunk_id, 0.0) for chunk_id, score in fused.items()
-    }
-    by_id = {h.chunk_id: h for h in wide}
-    best = sorted(scores.items(), key=lambda pair: -pair[1])[: options.k]
-    return [replace(by_id[chunk_id], score=round(score, 6)) for chunk_id, score in best]
+    own = [h for h in wide if h.publisher in names]
+    return fuse_hits([wide, own], options.k, options.rrf_k, weights=(1.0, OWN_WEIGHT))

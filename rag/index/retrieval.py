@@ -6,8 +6,8 @@ reciprocal rank, optional MMR. The rankings come from a store (``rag/index/base.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -57,13 +57,25 @@ class SearchOptions:
         return ChunkFilter(self.article, self.source, self.since, self.until)
 
 
-def rrf(rankings: list[list[K]], k: int) -> dict[K, float]:
-    """Reciprocal rank fusion: sum of 1 / (k + rank) over the rankings an id is in."""
+def rrf(rankings: list[list[K]], k: int, weights: Sequence[float] | None = None) -> dict[K, float]:
+    """Reciprocal rank fusion: sum of weight / (k + rank) over the rankings an id is in
+    (every weight 1 unless ``weights`` gives one per ranking)."""
     fused: dict[K, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, item in enumerate(ranking, start=1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
     return fused
+
+
+def fuse_hits(
+    rankings: list[list[Hit]], n: int, k: int, weights: Sequence[float] | None = None
+) -> list[Hit]:
+    """The best ``n`` hits of rankings fused by :func:`rrf`, the fused score as ``score``;
+    a hit in several rankings keeps its other scores from the first one that holds it."""
+    fused = rrf([[h.chunk_id for h in ranking] for ranking in rankings], k, weights)
+    by_id = {h.chunk_id: h for ranking in reversed(rankings) for h in ranking}  # first wins
+    best = sorted(fused.items(), key=lambda pair: -pair[1])[:n]
+    return [replace(by_id[chunk_id], score=round(score, 6)) for chunk_id, score in best]
 
 
 class Searcher(Protocol):
