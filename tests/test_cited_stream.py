@@ -37,6 +37,8 @@ TEXTS = [
     "NATO has 2,951 jets, according to [3]. According to [2], Witkoff called it a pose.",
     "According to the notes, Starmer hosted it [1]. It was accordingly in London, a city [1].",
     "According to [1], Starmer hosted the summit [1]. Drones hit a depot according to [3] and [1].",
+    "Starmer hosted the summit in London, [1]. Drones hit a fuel depot in Russia; [3]. Done, [9].",
+    "Witkoff said: “It is a posture and a pose. [2] “ [1] Then “ drones” hit a depot. [3] ”",
 ]
 
 
@@ -78,6 +80,17 @@ def test_a_marker_used_as_the_sources_name_goes_to_the_sentence_end() -> None:
     shown = [cited.feed(word) for word in re.findall(r"\S+\s*", text)] + [cited.close()]
     assert "".join(shown) == expected  # "according to" was held back, never shown
     assert shown[0] == "Drones" and not any("ccording" in piece for piece in shown)
+
+
+def test_a_comma_or_a_stray_quotation_mark_before_a_marker_is_not_left_in_the_answer() -> None:
+    text = "Starmer hosted the summit, [1]. Witkoff said: “a posture and a pose. [2] “ [1]"
+    expected = "Starmer hosted the summit. [1] Witkoff said: “a posture and a pose. [1][2]"
+    resolved = resolve(text, HITS)
+    assert resolved.text == expected
+    assert not resolved.unsupported
+    cited = CitedText(HITS)
+    shown = [cited.feed(word) for word in re.findall(r"\S+\s*", text)] + [cited.close()]
+    assert "".join(shown) == expected  # the stray mark was never shown, then taken back
 
 
 def test_a_misattributed_claim_is_repointed_before_it_is_shown() -> None:

@@ -6,7 +6,7 @@ complete (its trailing markers seen), then its markers are moved after the claim
 (:func:`rag.text.markers.markers_after_claims`), re-pointed at the passage that
 holds its words, or added after an uncited claim that one passage holds
 (:mod:`rag.answer.repoint`), and renumbered (:func:`rag.text.markers.renumber`).
-A marker written as a word ("because [1] it", "according to [1]") moves to its
+A marker written as a word ("because [1] it", "according to [1]", "X, [1].") moves to its
 sentence's end first (:func:`markers_as_words_to_end`, :func:`according_to_markers`).
 Text before a sentence's first ``[``, up to its end, is given at once, since none
 of those steps changes it, except a trailing comma or start of "according to", which
@@ -39,6 +39,9 @@ from rag.text.refusals import is_claim
 from rag.text.sentences import sentence_spans, split_sentences
 from rag.types import Citation, Hit
 
+# A whole first word of a sentence: one with a letter or digit, so that a quotation mark
+# left alone before a marker ("West. [2] “ [1]") does not end the sentence before it.
+_FIRST_WORD = re.compile(r"(?:[“”\"‘’]+[ \t]+)?[^\s\[]*\w\S*\s")
 # What an answer that opens with a marker ("- [1] Claim") may look like before the marker ends.
 _MAY_OPEN_WITH_MARKER = re.compile(r"\s*(?:[-*•]\s*|\d+[.)]?\s*)?(?:\[[^\]\n]{0,20})?")
 
@@ -105,7 +108,7 @@ class CitedText:
         spans = sentence_spans(pending, line_breaks=True)
         done = 0
         for (_, end), (start, _) in itertools.pairwise(spans):
-            if not ("\n" in pending[end:start] or re.match(r"[^\s\[]\S*\s", pending[start:])):
+            if not ("\n" in pending[end:start] or _FIRST_WORD.match(pending[start:])):
                 break
             done = end
         return done
@@ -186,10 +189,14 @@ _HELD = re.compile(
     + "|".join(re.escape(_ACCORDING[:n]) for n in range(len(_ACCORDING), 0, -1))
     + r"))[ \t]*$"
 )
+# "X, [1]." is the same slip without the words: the comma ends the claim, not the marker.
 _ACCORDING_END = re.compile(
-    rf"[ \t]*[,;]?[ \t]*\b(?i:according to)[ \t]+(?P<run>(?i:{RUN_RE.pattern}))"
-    r"[ \t]*(?P<stop>[.!?])"
+    r"[ \t]*(?:[,;]?[ \t]*\b(?i:according to)[ \t]+|[,;][ \t]*)"
+    rf"(?P<run>(?i:{RUN_RE.pattern}))[ \t]*(?P<stop>[.!?])"
 )
+# A quotation mark left alone between two marker runs or after the last ("West. [2] “ [1]"):
+# the model closed a quote it had already ended. Alone, it would read as a claim of its own.
+_STRAY_QUOTE = re.compile(rf"(?<=\])[ \t]+[“”\"‘’]+(?=[ \t]*(?:{RUN_RE.pattern}|$))", re.I)
 _ACCORDING_START = re.compile(
     rf"^(?P<indent>[ \t]*)According to[ \t]+(?P<run>(?i:{RUN_RE.pattern}))[ \t]*,[ \t]*(?=\w)"
 )
@@ -200,10 +207,12 @@ def according_to_markers(text: str) -> str:
 
     >>> according_to_markers("NATO has 2,951 jets, according to [1]. According to [2], it grew.")
     'NATO has 2,951 jets. [1] It grew. [2]'
+    >>> according_to_markers("The deal was signed in Doha, [1]. It held. [2] ” [1]")
+    'The deal was signed in Doha. [1] It held. [2] [1]'
     >>> according_to_markers("According to the brigadier, panic spread [1].")
     'According to the brigadier, panic spread [1].'
     """
-    text = _ACCORDING_END.sub(lambda m: f"{m['stop']} {m['run']}", text)
+    text = _STRAY_QUOTE.sub("", _ACCORDING_END.sub(lambda m: f"{m['stop']} {m['run']}", text))
     for start, end in reversed(sentence_spans(text, line_breaks=True)):
         match = _ACCORDING_START.match(text[start:end])
         if match is None:
